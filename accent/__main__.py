@@ -1,0 +1,3 @@
+from accent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Decoding: any wav/mp3/flac/ogg at any rate and channel count -> float32 mono at the target rate.
+
+soundfile (libsndfile >= 1.1 reads mp3) is tried first because it is fast; librosa's audioread
+fallback covers what libsndfile cannot open. Every failure becomes an :class:`AudioError` whose
+message names the file and what is wrong with it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from accent.errors import AudioError
+
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a")
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        return data.mean(axis=1), int(sr)
+    except Exception:  # libsndfile could not open it: try librosa/audioread before giving up
+        pass
+    try:
+        import librosa
+
+        data, sr = librosa.load(str(path), sr=None, mono=True)
+        return data.astype(np.float32), int(sr)
+    except Exception as exc:
+        raise AudioError(f"{path}: cannot decode audio ({type(exc).__name__}); "
+                         "check that it is a complete wav/mp3/flac/ogg file") from None
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling through torchaudio (windowed sinc, same on CPU and GPU)."""
+    if orig_sr == target_sr:
+        return wave
+    import torch
+    import torchaudio.functional as AF
+
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), orig_sr, target_sr)
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """Return the clip as float32 mono at ``sample_rate``; raise AudioError if it is unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: file not found; check the manifest path or the corpus root")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes); re-download or remove it from the manifest")
+    wave, sr = _decode(path)
+    if wave.size == 0:
+        raise AudioError(f"{path}: decodes to no samples; re-download or remove it from the manifest")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: decodes to NaN or infinite samples; the file is corrupt")
+    return resample(wave, sr, sample_rate)
+
+
+def audio_duration(path: str | Path) -> float | None:
+    """Duration in seconds from the header when libsndfile can tell cheaply, else None."""
+    try:
+        info = sf.info(str(path))
+        return float(info.frames) / float(info.samplerate) if info.frames > 0 else None
+    except Exception:
+        return None

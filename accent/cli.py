@@ -1,0 +1,74 @@
+"""The `accent` command line: one subcommand per stage, each defined beside the stage it runs.
+
+Every stage module exposes ``add_cli(subparsers)``, which registers its subcommand(s) and sets
+``func`` to a function taking the parsed arguments. Errors in the user's input surface as one line
+on stderr with exit status 2, never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from accent import __version__
+from accent.errors import AccentError
+
+# Stage modules in pipeline order; each registers its own subcommands.
+STAGE_MODULES = [
+    "accent.corpora",        # manifest
+    "accent.corpora.synthetic",  # synth
+    "accent.download",       # download
+    "accent.featurize",      # featurize, merge
+    "accent.train",          # pretrain
+    "accent.transfer",       # transfer
+    "accent.curve",          # curve
+    "accent.evaluate",       # evaluate
+    "accent.predict",        # predict
+    "accent.report",         # report
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments in the same one-line style as other errors."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="accent", description="Accent classification with honest transfer learning.")
+    parser.add_argument("--version", action="version", version=f"accent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in STAGE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # stage not built yet
+                continue
+            raise
+        module.add_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except AccentError as exc:
+        print(f"accent {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        print(f"accent {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"accent {args.command}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,13 @@
+"""User-facing errors: one line that names the file or column and the fix; the CLI exits with status 2."""
+
+
+class AccentError(Exception):
+    """A problem with the user's input (paths, files, columns, labels, arguments).
+
+    The message is shown as one line, without a traceback, so it must name what is
+    wrong (file, column, value) and what was expected.
+    """
+
+
+class AudioError(AccentError):
+    """A clip that cannot be used: unreadable, empty, too short or silent."""

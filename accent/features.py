@@ -1,0 +1,134 @@
+"""Feature definitions: the log-mel front end (torchaudio) and MFCC statistics for the baseline.
+
+A :class:`FeatureConfig` fully determines the features; its hash names the store so that two
+configurations are never mixed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from accent.errors import AccentError
+
+LOG_FLOOR = 1e-6  # added before log: keeps silence finite without dominating quiet speech
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = 16000
+    n_mels: int = 64
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    f_min: float = 20.0
+    f_max: float | None = None      # None: sample_rate / 2
+    trim_silence: bool = True       # strip leading/trailing silence (librosa.effects.trim)
+    trim_db: float = 30.0
+    normalize_loudness: bool = True  # scale to a fixed RMS before the spectrogram
+    target_rms_db: float = -20.0
+    min_duration_s: float = 0.5     # shorter clips (after trimming) are rejected
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.sample_rate * self.win_ms / 1000))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.sample_rate * self.hop_ms / 1000))
+
+    @property
+    def n_fft(self) -> int:
+        return 1 << (self.win_length - 1).bit_length()
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def hash(self) -> str:
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise AccentError(f"unknown feature setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path | None) -> "FeatureConfig":
+        """Read a JSON file of overrides; ``None`` gives the defaults."""
+        if path is None:
+            return cls()
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise AccentError(f"feature config {path} not found: give a JSON file such as {{\"n_mels\": 64}}") from None
+        except json.JSONDecodeError as exc:
+            raise AccentError(f"feature config {path} is not valid JSON (line {exc.lineno})") from None
+
+    def compatible_with(self, other: "FeatureConfig") -> bool:
+        return self.hash() == other.hash()
+
+
+@lru_cache(maxsize=8)
+def _mel_transform(cfg: FeatureConfig):
+    import torchaudio
+
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
+        hop_length=cfg.hop_length, f_min=cfg.f_min, f_max=cfg.f_max, n_mels=cfg.n_mels,
+        power=2.0, center=True, norm="slaney", mel_scale="slaney")
+
+
+def preprocess(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Optional silence trimming and loudness normalisation, as configured."""
+    if cfg.trim_silence:
+        import librosa
+
+        wave, _ = librosa.effects.trim(wave, top_db=cfg.trim_db, frame_length=cfg.win_length * 2,
+                                       hop_length=cfg.hop_length)
+    if cfg.normalize_loudness and wave.size:
+        rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2)))
+        if rms > 0:
+            wave = wave * (10 ** (cfg.target_rms_db / 20) / rms)
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def log_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel spectrogram, time-major: shape (n_frames, n_mels), float32."""
+    import torch
+
+    with torch.no_grad():
+        spec = _mel_transform(cfg)(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
+        return torch.log(spec + LOG_FLOOR).T.contiguous().numpy()
+
+
+@lru_cache(maxsize=4)
+def _dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
+    """Orthonormal DCT-II, (n_mels, n_mfcc): MFCCs are log-mel frames times this matrix."""
+    n = np.arange(n_mels)
+    k = np.arange(n_mfcc)[:, None]
+    basis = np.cos(np.pi / n_mels * (n + 0.5) * k) * np.sqrt(2.0 / n_mels)
+    basis[0] /= np.sqrt(2.0)
+    return basis.T.astype(np.float32)
+
+
+def mfcc_from_logmel(logmel: np.ndarray, n_mfcc: int = 20) -> np.ndarray:
+    """MFCCs (n_frames, n_mfcc) from stored log-mel frames, so the baseline needs no re-decoding."""
+    return np.asarray(logmel, dtype=np.float32) @ _dct_matrix(logmel.shape[1], n_mfcc)
+
+
+def mfcc_statistics(logmel: np.ndarray, n_mfcc: int = 20) -> np.ndarray:
+    """The classical recording vector: mean and std of the MFCCs, std of their deltas (3 x n_mfcc)."""
+    mfcc = mfcc_from_logmel(logmel, n_mfcc)
+    delta = np.diff(mfcc, axis=0) if len(mfcc) > 1 else np.zeros_like(mfcc)
+    return np.concatenate([mfcc.mean(0), mfcc.std(0), delta.std(0)]).astype(np.float32)

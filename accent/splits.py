@@ -1,0 +1,111 @@
+"""Speaker-disjoint, label-stratified splits and k-fold assignments.
+
+A speaker's recordings always land in one split (and one fold), so a model is never scored on a
+voice it trained on. Stratification is by the speaker's majority label. When a corpus has no
+speaker ids each recording is its own speaker; the loader says so in its summary.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from accent.errors import AccentError
+
+
+def speaker_labels(df: pd.DataFrame) -> pd.Series:
+    """Each speaker's label (the most frequent one if a speaker has several), sorted by speaker."""
+    return df.groupby("speaker")["label"].agg(lambda s: s.value_counts().index[0]).sort_index()
+
+
+def _split_counts(n: int, val_frac: float, test_frac: float) -> tuple[int, int]:
+    """How many of ``n`` speakers go to val and test: rounded, but each non-empty split gets one
+    speaker when the class has at least three, so every class is seen in training and evaluation."""
+    n_val = int(round(n * val_frac))
+    n_test = int(round(n * test_frac))
+    if n >= 3:
+        n_val = max(n_val, 1 if val_frac > 0 else 0)
+        n_test = max(n_test, 1 if test_frac > 0 else 0)
+    elif n == 2 and test_frac > 0:
+        n_val, n_test = 0, 1
+    else:
+        n_val, n_test = 0, 0
+    while n - n_val - n_test < 1 and (n_val or n_test):
+        if n_val >= n_test and n_val:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n_val, n_test
+
+
+def speaker_disjoint_split(df: pd.DataFrame, val_frac: float = 0.15, test_frac: float = 0.15,
+                           seed: int = 0) -> pd.Series:
+    """Assign ``train``/``val``/``test`` to every row, speaker-disjoint and stratified by label."""
+    if not (0 <= val_frac < 1 and 0 <= test_frac < 1 and val_frac + test_frac < 1):
+        raise AccentError(f"split fractions val={val_frac} test={test_frac} must be in [0, 1) and sum below 1")
+    rng = np.random.default_rng(seed)
+    spk_label = speaker_labels(df)
+    assignment: dict[str, str] = {}
+    for label in sorted(spk_label.unique()):
+        speakers = spk_label.index[spk_label == label].to_numpy()
+        speakers = speakers[rng.permutation(len(speakers))]
+        n_val, n_test = _split_counts(len(speakers), val_frac, test_frac)
+        for i, spk in enumerate(speakers):
+            assignment[spk] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    return df["speaker"].map(assignment).rename("split")
+
+
+def speaker_kfold(df: pd.DataFrame, k: int = 5, seed: int = 0) -> pd.Series:
+    """Assign a fold number 0..k-1 to every row; folds are speaker-disjoint and label-stratified.
+
+    Speakers of each class are dealt round-robin into folds after a seeded shuffle, starting at the
+    currently smallest fold, so fold sizes stay balanced across classes.
+    """
+    if k < 2:
+        raise AccentError(f"k-fold needs k >= 2 (got {k})")
+    rng = np.random.default_rng(seed)
+    spk_label = speaker_labels(df)
+    if len(spk_label) < k:
+        raise AccentError(f"{k}-fold cross-validation needs at least {k} speakers; the data has {len(spk_label)}")
+    fold_of: dict[str, int] = {}
+    load = np.zeros(k, dtype=int)
+    for label in sorted(spk_label.unique()):
+        speakers = spk_label.index[spk_label == label].to_numpy()
+        speakers = speakers[rng.permutation(len(speakers))]
+        order = np.argsort(load, kind="stable")
+        for i, spk in enumerate(speakers):
+            fold = int(order[i % k])
+            fold_of[spk] = fold
+            load[fold] += 1
+    return df["speaker"].map(fold_of).astype(int).rename("fold")
+
+
+def subsample_train_speakers(df: pd.DataFrame, per_class: int | None = None,
+                             fraction: float | None = None, seed: int = 0) -> pd.DataFrame:
+    """Keep a subset of the training rows chosen by speaker: ``per_class`` recordings per class
+    (whole speakers are added until the count is reached) or a ``fraction`` of each class's speakers.
+    Validation and test rows are untouched."""
+    if per_class is None and fraction is None:
+        return df
+    rng = np.random.default_rng(seed)
+    train = df[df["split"] == "train"]
+    keep_speakers: list[str] = []
+    spk_label = speaker_labels(train)
+    for label in sorted(spk_label.unique()):
+        speakers = spk_label.index[spk_label == label].to_numpy()
+        speakers = speakers[rng.permutation(len(speakers))]
+        if fraction is not None:
+            keep_speakers.extend(speakers[: max(1, int(round(fraction * len(speakers))))])
+            continue
+        counts = train[train["label"] == label].groupby("speaker").size()
+        total = 0
+        for spk in speakers:
+            if total >= per_class:
+                break
+            keep_speakers.append(spk)
+            total += int(counts.get(spk, 0))
+    kept_train = train[train["speaker"].isin(keep_speakers)]
+    if per_class is not None:
+        # a speaker with many clips could overshoot: trim to per_class recordings per class
+        kept_train = kept_train.groupby("label", group_keys=False).apply(
+            lambda g: g.sample(n=min(len(g), per_class), random_state=seed))
+    return pd.concat([kept_train, df[df["split"] != "train"]]).sort_index()

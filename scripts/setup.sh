@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up: system tools (espeak-ng, sox) and a .venv with the project installed.
+# Safe to rerun: it only installs what is missing. Used by reproduce.sh, test.sh and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Tested pair (see docs/benchmarks.md); pyproject.toml keeps compatible ranges.
+TORCH_PIN="${TORCH_PIN:-torch==2.14.1}"
+TORCHAUDIO_PIN="${TORCHAUDIO_PIN:-torchaudio==2.11.0}"
+PYTHON="${PYTHON:-python3}"
+
+need_apt=()
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+stamp_src=$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)
+stamp=.venv/.setup-$stamp_src
+if [ -f "$stamp" ]; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+echo "setup: installing $TORCH_PIN $TORCHAUDIO_PIN and the project into .venv (a few minutes the first time)"
+.venv/bin/python -m pip install -q "$TORCH_PIN" "$TORCHAUDIO_PIN"
+.venv/bin/python -m pip install -q -e ".[test,backbones]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
+rm -f .venv/.setup-*
+touch "$stamp"
+echo "setup: done"
