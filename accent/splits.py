@@ -106,6 +106,6 @@ def subsample_train_speakers(df: pd.DataFrame, per_class: int | None = None,
     kept_train = train[train["speaker"].isin(keep_speakers)]
     if per_class is not None:
         # a speaker with many clips could overshoot: trim to per_class recordings per class
-        kept_train = kept_train.groupby("label", group_keys=False).apply(
-            lambda g: g.sample(n=min(len(g), per_class), random_state=seed))
+        order = kept_train.sample(frac=1.0, random_state=seed)
+        kept_train = order[order.groupby("label").cumcount() < per_class]
     return pd.concat([kept_train, df[df["split"] != "train"]]).sort_index()
