@@ -2,12 +2,12 @@
 # The whole capstone reproduction, recipe style: each stage reads the files of the previous one.
 #
 #   scripts/reproduce.sh                      # everything, on the synthetic default (about 10 min on 2 CPU cores)
-#   scripts/reproduce.sh --stage 3            # rerun from pretraining on
-#   scripts/reproduce.sh --stage 2 --stop-stage 2   # only featurize
+#   scripts/reproduce.sh --stage 2            # rerun from pretraining on
+#   scripts/reproduce.sh --stage 1 --stop-stage 1   # only corpora and features
 #   SAA_ROOT=/data/saa CV_ROOT=/data/cv-corpus-17.0/en scripts/reproduce.sh   # real corpora
 #
-# Stages: 0 set-up, 1 corpora (synthetic unless SAA_ROOT/CV_ROOT or manifests are given) + manifests
-# + features, 2 (reserved: features are built in 1), 3 pretrain, 4 transfer learning curve, 5 report.
+# Stages: 0 set-up; 1 corpora (synthetic unless SAA_ROOT/CV_ROOT or manifests are given), manifests
+# and feature stores; 2 pretrain; 3 transfer learning curve (all modes, sizes, seeds); 4 report.
 # Every stage is resumable; rerunning a finished stage does (almost) nothing. Variables: scripts/common.sh.
 source "$(dirname "$0")/common.sh"
 stage=0
@@ -25,7 +25,7 @@ run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 start=$(date +%s)
 run 0 && { log_stage "stage 0: set-up"; ensure_setup; }
 run 1 && "$ROOT_DIR/scripts/featurize.sh"
-run 3 && "$ROOT_DIR/scripts/pretrain.sh"
-run 4 && "$ROOT_DIR/scripts/transfer.sh"
-run 5 && "$ROOT_DIR/scripts/report.sh"
+run 2 && "$ROOT_DIR/scripts/pretrain.sh"
+run 3 && "$ROOT_DIR/scripts/transfer.sh"
+run 4 && "$ROOT_DIR/scripts/report.sh"
 log_stage "done in $(( $(date +%s) - start )) s; report: $REPORT_DIR/report.md"
