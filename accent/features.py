@@ -16,6 +16,7 @@ import numpy as np
 from accent.errors import AccentError
 
 LOG_FLOOR = 1e-6  # added before log: keeps silence finite without dominating quiet speech
+TRIM_AMPLITUDE_FLOOR = 1e-5  # librosa's amplitude_to_db floor, so trimming matches librosa.effects.trim
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,30 @@ def _mel_transform(cfg: FeatureConfig):
         power=2.0, center=True, norm="slaney", mel_scale="slaney")
 
 
+def trim_silence(wave: np.ndarray, top_db: float, frame_length: int, hop_length: int) -> np.ndarray:
+    """Strip leading and trailing frames more than ``top_db`` quieter than the loudest frame.
+
+    The same rule as ``librosa.effects.trim`` (centred, zero-padded frames; frame RMS in dB
+    relative to the loudest; amplitude floor 1e-5), in plain numpy: importing and warming up
+    librosa costs several seconds in every worker process.
+    """
+    if wave.size == 0:
+        return wave
+    padded = np.pad(wave.astype(np.float64), frame_length // 2)
+    energy = np.concatenate([[0.0], np.cumsum(np.square(padded))])
+    starts = np.arange(0, len(padded) - frame_length + 1, hop_length)
+    power = (energy[starts + frame_length] - energy[starts]) / frame_length
+    level_db = 10 * np.log10(np.maximum(TRIM_AMPLITUDE_FLOOR ** 2, power))
+    loud = np.flatnonzero(level_db > level_db.max() - top_db)
+    if loud.size == 0:  # only when top_db <= 0
+        return wave[:0]
+    return wave[loud[0] * hop_length:min(len(wave), (loud[-1] + 1) * hop_length)]
+
+
 def preprocess(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Optional silence trimming and loudness normalisation, as configured."""
     if cfg.trim_silence:
-        import librosa
-
-        wave, _ = librosa.effects.trim(wave, top_db=cfg.trim_db, frame_length=cfg.win_length * 2,
-                                       hop_length=cfg.hop_length)
+        wave = trim_silence(wave, cfg.trim_db, frame_length=cfg.win_length * 2, hop_length=cfg.hop_length)
     if cfg.normalize_loudness and wave.size:
         rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2)))
         if rms > 0:

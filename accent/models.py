@@ -20,8 +20,8 @@ from accent.errors import AccentError
 # The capstone-faithful network: 4 conv blocks of 16-32-64-128 channels (cnn2d); tdnn costs about
 # 8x less per crop on a CPU core (see docs/benchmarks.md "Training").
 PRESETS: dict[str, dict] = {
-    "tdnn": {"arch": "tdnn", "channels": [128, 128, 128, 128], "kernels": [5, 3, 3, 1],
-             "dilations": [1, 2, 3, 1], "stride": 2, "pool_channels": 256, "embed_dim": 128,
+    "tdnn": {"arch": "tdnn", "channels": [128, 128, 128], "kernels": [5, 3, 3],
+             "dilations": [1, 2, 3], "stride": 2, "pool_channels": 192, "embed_dim": 128,
              "dropout": 0.2},
     "tdnn-large": {"arch": "tdnn", "channels": [512, 512, 512, 512, 512], "kernels": [5, 3, 3, 3, 1],
                    "dilations": [1, 2, 3, 4, 1], "stride": 1, "pool_channels": 1500, "embed_dim": 256,

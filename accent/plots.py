@@ -63,6 +63,8 @@ def confusion_figure(confusion, labels: list[str], title: str, path: str | Path)
 
 def training_figure(history: list[dict], title: str, path: str | Path) -> Path:
     """Train loss and validation accuracy per epoch, side by side."""
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [h["epoch"] for h in history]
     fig, (loss_ax, val_ax) = new_figure(9.0, 3.4, ncols=2)
     loss_ax.plot(epochs, [h.get("train_loss") for h in history], marker="o", ms=3)
@@ -72,6 +74,8 @@ def training_figure(history: list[dict], title: str, path: str | Path) -> Path:
     val_ax.plot(epochs, [h.get("val_bacc") for h in history], marker="o", ms=3, label="balanced accuracy")
     val_ax.plot(epochs, [h.get("val_acc") for h in history], marker=".", ms=3, ls="--", label="accuracy")
     val_ax.set_xlabel("epoch")
+    for ax in (loss_ax, val_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     val_ax.set_ylabel("validation score")
     val_ax.set_title("validation", fontsize=10)
     val_ax.legend(fontsize=8)
@@ -85,22 +89,33 @@ def learning_curve_figure(summary, path: str | Path, chance: float | None = None
 
     ``summary`` is :func:`accent.curve.summarize_curve`'s frame.
     """
-    fig, (acc_ax, ep_ax) = new_figure(11.0, 4.2, ncols=2)
+    from matplotlib.ticker import MaxNLocator, NullFormatter
+
+    fig, (acc_ax, ep_ax) = new_figure(11.0, 4.4, ncols=2)
+    all_series = list(dict.fromkeys(summary["series"]))
+    colours = _palette(len(all_series))
     for k, (series, rows) in enumerate(summary.groupby("series", sort=False)):
         rows = rows.sort_values("n_train_mean")
-        marker = SERIES_MARKERS[k % len(SERIES_MARKERS)]
+        style = {"marker": SERIES_MARKERS[k % len(SERIES_MARKERS)], "color": colours[all_series.index(series)],
+                 "capsize": 3, "label": series}
         acc_ax.errorbar(rows["n_train_mean"], rows["balanced_accuracy_mean"],
-                        yerr=rows["balanced_accuracy_std"].fillna(0.0), marker=marker, capsize=3, label=series)
+                        yerr=rows["balanced_accuracy_std"].fillna(0.0), **style)
         epochs = rows.dropna(subset=["best_epoch_mean"])
         if len(epochs):
             ep_ax.errorbar(epochs["n_train_mean"], epochs["best_epoch_mean"],
-                           yerr=epochs["best_epoch_std"].fillna(0.0), marker=marker, capsize=3, label=series)
+                           yerr=epochs["best_epoch_std"].fillna(0.0), **style)
     if chance is not None:
         acc_ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    # ticks at the sizes actually run, labelled with total recordings and the per-class size
+    ticks = summary.groupby("size", sort=False)["n_train_mean"].mean().sort_values()
+    tick_labels = [f"{n:.0f}\n({size}{'' if size == 'all' else '/class'})" for size, n in ticks.items()]
     for ax in (acc_ax, ep_ax):
         ax.set_xscale("log")
+        ax.set_xticks(ticks.to_numpy(), tick_labels, fontsize=8)
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("target training recordings (log scale)")
         ax.grid(True, which="both", alpha=0.3)
+    ep_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     acc_ax.set_ylabel("test balanced accuracy (mean ± std over seeds)")
     acc_ax.set_title("accuracy against target-data size", fontsize=10)
     acc_ax.legend(fontsize=8)

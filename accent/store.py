@@ -214,7 +214,12 @@ class StoreWriter:
         if existing is not None and existing.get("config_hash") != cfg.hash():
             raise AccentError(f"{self.root} holds features with another config (hash {existing.get('config_hash')}, "
                               f"now {cfg.hash()}): choose a new --out folder so the two are never mixed")
+        if existing is None and ((self.root / JOURNAL_FILE).exists() or (self.root / FRAMES_FILE).exists()):
+            raise AccentError(f"{self.root} has {FRAMES_FILE} or {JOURNAL_FILE} but no {STORE_JSON}: "
+                              "it was not written by `accent featurize`; choose an empty --out folder")
         self.previous_meta = existing
+        if existing is None:
+            self.mark_incomplete()
         self.done: dict[tuple[str, str], dict] = self._read_journal()
         self.end = max((e["offset"] + e["n_frames"] for e in self.done.values() if "offset" in e), default=0)
         self._pending: list[str] = []

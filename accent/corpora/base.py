@@ -65,38 +65,47 @@ def resolve_label_map(label_map) -> tuple[dict[str, str] | None, str]:
 
 
 class FileIndex:
-    """Answers "does this file exist?" by listing each folder once.
+    """Answers "do these files exist?" by listing each folder once.
 
-    A Common Voice release has 100k+ clips in one folder: one directory listing is far cheaper
-    than a stat call per row, and no audio is decoded.
+    A Common Voice release lists a million clips in one folder: one directory listing and a set
+    lookup per path are far cheaper than a stat call per row. Nothing is decoded.
     """
 
     def __init__(self) -> None:
-        self._listings: dict[Path, frozenset[str]] = {}
+        self._listed: set[str] = set()
+        self._paths: set[str] = set()
 
-    def exists(self, path: Path) -> bool:
-        folder = path.parent
-        if folder not in self._listings:
-            try:
-                self._listings[folder] = frozenset(os.listdir(folder))
-            except (FileNotFoundError, NotADirectoryError):
-                self._listings[folder] = frozenset()
-        return path.name in self._listings[folder]
+    def exists(self, paths: pd.Series) -> pd.Series:
+        """A boolean Series: which of ``paths`` (absolute path strings) name existing entries."""
+        if len(paths):
+            for folder in paths.str.rpartition(os.sep)[0].unique():
+                self._list(folder)
+        return paths.isin(self._paths)
 
-    def first_existing(self, candidates) -> Path | None:
-        return next((p for p in candidates if self.exists(p)), None)
+    def _list(self, folder: str) -> None:
+        if folder in self._listed:
+            return
+        self._listed.add(folder)
+        try:
+            self._paths.update(os.path.join(folder, name) for name in os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
 
 
-def nothing_left(df: pd.DataFrame, log: DropLog, corpus: str, root: Path, allow_empty: bool) -> None:
-    """AccentError naming every drop reason when no recording survived (unless ``allow_empty``)."""
+def nothing_left(df: pd.DataFrame, log: DropLog, corpus: str, root: Path, allow_empty: bool,
+                 detail: str = "") -> None:
+    """AccentError naming every drop reason when no recording survived (unless ``allow_empty``);
+    ``detail`` adds a fact the reasons do not show (how many clips have audio at all)."""
     if len(df) or allow_empty:
         return
     reasons = "; ".join(f"{reason}: {n}" for reason, n in log.dropped.most_common()) or "no reasons recorded"
+    detail = f"; {detail}" if detail else ""
     raise AccentError(f"{corpus} corpus at {root}: no usable recordings among {log.rows_read} rows "
-                      f"({reasons}); check the label options and that the audio is present")
+                      f"({reasons}{detail}); check the label options and that the audio is present")
 
 
-def utt_id_from_relative(rel: str) -> str:
-    """A readable utt_id from a relative audio path: extension dropped, folders joined by '-'."""
-    stem = rel.rsplit(".", 1)[0] if Path(rel).suffix.lower() in AUDIO_EXTENSIONS else rel
-    return stem.replace("\\", "/").strip("/").replace("/", "-")
+def utt_ids_from_relative(rel: pd.Series) -> pd.Series:
+    """Readable utt_ids from relative audio paths: audio extension dropped, folders joined by '-'."""
+    audio_suffix = "(" + "|".join(e.replace(".", r"\.") for e in AUDIO_EXTENSIONS) + ")$"
+    stem = rel.str.replace(audio_suffix, "", case=False, regex=True)
+    return stem.str.replace("\\", "/", regex=False).str.strip("/").str.replace("/", "-", regex=False)

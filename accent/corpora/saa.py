@@ -71,7 +71,7 @@ def load_saa(root: str | Path, *, label_column: str | None = None,
             df[col] = meta[col].str.strip()
 
     files = FileIndex()
-    df = drop_rows(df, [not files.exists(Path(p)) for p in df["path"]], AUDIO_MISSING, log)
+    df = drop_rows(df, ~files.exists(df["path"]), AUDIO_MISSING, log)
     nothing_left(df, log, CORPUS, root, allow_empty)
     return df, log
 

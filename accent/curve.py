@@ -1,0 +1,305 @@
+"""The learning-curve experiment: every transfer mode over several target training sizes and seeds.
+
+Each (mode, backbone, size, seed) is one ordinary transfer run in
+``CURVEDIR/<mode>[-<backbone>]/n<size>/seed<seed>/``, so any point of the curve can be opened,
+evaluated or reported like any other run. A run directory that already holds ``run.json`` is
+finished and is read back instead of retrained; an interrupted one resumes from its training state.
+``curve.csv`` (one row per run) is rewritten atomically after every run; ``curve.json`` records
+the plan, including sizes that were capped to the train split.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from accent.errors import AccentError
+
+ALL = "all"
+DEFAULT_SIZES = "5,10,20,50,all"
+DEFAULT_SEEDS = "0,1,2"
+DEFAULT_BACKBONE = "accent"
+MIN_SEEDS_FOR_SPREAD = 3
+MODE_ORDER = ("baseline", "scratch", "extract", "finetune")   # as accent.transfer.MODES, without importing torch
+NEEDS_BACKBONE = ("extract", "finetune")   # modes whose result depends on the pretrained network
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+CURVE_COLUMNS = ["series", "mode", "backbone", "size", "seed", "n_train_recordings", *METRICS,
+                 "best_epoch", "epochs_run", "train_seconds", "run_dir"]
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One run of the curve. ``size`` is recordings per class, or ``"all"`` for the full train split."""
+
+    mode: str
+    backbone: str
+    size: int | str
+    seed: int
+
+    @property
+    def series(self) -> str:
+        return series_name(self.mode, self.backbone)
+
+    def run_dir(self, out: Path) -> Path:
+        return out / self.series / f"n{self.size}" / f"seed{self.seed}"
+
+
+def series_name(mode: str, backbone: str) -> str:
+    """The curve's name for a mode: ``finetune``, or ``extract-resemblyzer`` for another backbone."""
+    if mode in NEEDS_BACKBONE and backbone != DEFAULT_BACKBONE:
+        return f"{mode}-{backbone}"
+    return mode
+
+
+def size_key(size) -> float:
+    """Sort key for sizes: numbers ascending, ``all`` last."""
+    return float("inf") if str(size) == ALL else float(size)
+
+
+def parse_sizes(text: str) -> list[int | str]:
+    sizes: list[int | str] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part == ALL:
+            sizes.append(ALL)
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise AccentError(f"--sizes: {part!r} is neither a whole number nor 'all' (example: 5,10,20,all)") from None
+        if value < 1:
+            raise AccentError(f"--sizes: {value} recordings per class is too few; use 1 or more")
+        sizes.append(value)
+    if not sizes:
+        raise AccentError("--sizes is empty: give recordings per class such as 5,10,20,all")
+    return sorted(set(sizes), key=size_key)
+
+
+def parse_ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise AccentError(f"{option}: {text!r} must be comma-separated whole numbers (example: 0,1,2)") from None
+    if not values:
+        raise AccentError(f"{option} is empty")
+    return sorted(set(values))
+
+
+def parse_names(text: str, option: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    if not names:
+        raise AccentError(f"{option} is empty")
+    if allowed is not None:
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise AccentError(f"{option}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return names
+
+
+def cap_sizes(sizes: list[int | str], largest_class: int) -> tuple[list[int | str], list[int]]:
+    """Replace sizes that the train split cannot supply by ``all``.
+
+    Subsampling ``n`` recordings per class when no class has more than ``largest_class`` keeps
+    every training recording, so such a size is the same run as ``all``. Returns the sizes to run
+    (deduplicated, ``all`` last) and the sizes that were capped.
+    """
+    capped = [s for s in sizes if s != ALL and s >= largest_class]
+    kept = [s for s in sizes if s == ALL or s < largest_class]
+    if capped and ALL not in kept:
+        kept.append(ALL)
+    return kept, capped
+
+
+def largest_train_class(features: str | Path, folds: int | None) -> int:
+    """Recordings in the biggest class of the train split (of the whole store under k-fold, since
+    each fold trains on most of it: an upper bound is enough to decide which sizes are redundant)."""
+    from accent.store import FeatureStore
+
+    index = FeatureStore.open(features).index
+    train = index if folds else index[index["split"] == "train"]
+    if train.empty:
+        raise AccentError(f"feature store {features} has no train-split recordings; re-run `accent featurize` on a split manifest")
+    return int(train.groupby("label").size().max())
+
+
+def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int]) -> list[CurvePoint]:
+    """All runs, small sizes first so a partial curve is already useful. Modes that do not use a
+    pretrained backbone (baseline, scratch) run once, not once per backbone."""
+    points = []
+    for size in sizes:
+        for mode in modes:
+            for backbone in (backbones if mode in NEEDS_BACKBONE else [DEFAULT_BACKBONE]):
+                points.extend(CurvePoint(mode, backbone, size, seed) for seed in seeds)
+    return points
+
+
+def read_run_json(run_dir: Path) -> dict | None:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None   # an unreadable record is not a finished run: train it again
+
+
+def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
+    test = (run.get("metrics") or {}).get("test") or {}
+    row = {"series": point.series, "mode": point.mode, "backbone": run.get("backbone") or "", "size": point.size,
+           "seed": point.seed, "n_train_recordings": run.get("n_train_recordings")}
+    row.update({m: test.get(m) for m in METRICS})
+    row.update({k: run.get(k) for k in ("best_epoch", "epochs_run", "train_seconds")})
+    folds = run.get("fold_runs") or []
+    if folds and row["best_epoch"] is None and all(f.get("best_epoch") is not None for f in folds):
+        # k-fold: the aggregate has no single best epoch; the mean over folds answers "how many epochs"
+        row["best_epoch"] = sum(f["best_epoch"] for f in folds) / len(folds)
+        row["epochs_run"] = sum(f["epochs_run"] for f in folds) / len(folds)
+    row["run_dir"] = str(point.run_dir(out).relative_to(out))
+    return row
+
+
+def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def run_curve(source: str | Path | None, features: str | Path, out: str | Path, *,
+              sizes: list | None = None, seeds: list[int] | None = None, modes: list[str] | None = None,
+              backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
+              max_epochs: int | None = None, device: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run (or resume) the whole curve and return the ``curve.csv`` frame.
+
+    A run that fails with a user-input error is reported and skipped so the others still run; if
+    any failed, an :class:`AccentError` naming the first failure is raised after ``curve.csv`` is
+    written.
+    """
+    from tqdm import tqdm
+
+    from accent.transfer import MODES, run_transfer
+
+    out = Path(out)
+    sizes = sizes or parse_sizes(DEFAULT_SIZES)
+    seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
+    modes = modes or list(MODES)
+    backbones = backbones or [DEFAULT_BACKBONE]
+    if source is None and DEFAULT_BACKBONE in backbones and any(m in NEEDS_BACKBONE for m in modes):
+        raise AccentError("modes extract/finetune need the pretrained run: give --source RUNDIR (from `accent pretrain`)")
+    if len(seeds) < MIN_SEEDS_FOR_SPREAD:
+        _note(f"only {len(seeds)} seed(s): the seed spread needs at least {MIN_SEEDS_FOR_SPREAD} to mean anything")
+    largest = largest_train_class(features, folds)
+    run_sizes, capped = cap_sizes(sizes, largest)
+    if capped:
+        _note(f"size(s) {', '.join(map(str, capped))} per class reach the largest train class "
+              f"({largest} recordings), so they equal 'all' and run once as 'all'")
+    out.mkdir(parents=True, exist_ok=True)
+    plan = {"source": str(source) if source else None, "features": str(features), "folds": folds,
+            "sizes_requested": sizes, "sizes": run_sizes, "capped_sizes": capped,
+            "largest_train_class": largest, "seeds": seeds, "modes": modes, "backbones": backbones,
+            "preset": preset, "max_epochs": max_epochs}
+    _write_json_atomic(out / "curve.json", plan)
+
+    rows, failures = [], []
+    points = plan_points(modes, backbones, run_sizes, seeds)
+    bar = tqdm(points, desc="curve", unit="run", disable=not progress, file=sys.stderr)
+    for point in bar:
+        bar.set_postfix_str(f"{point.series} n={point.size} seed={point.seed}")
+        run_dir = point.run_dir(out)
+        run = read_run_json(run_dir)
+        if run is None:
+            try:
+                run = run_transfer(features, point.mode, run_dir, source=source,
+                                   per_class=None if point.size == ALL else point.size, seed=point.seed,
+                                   folds=folds, backbone=point.backbone, preset=preset,
+                                   max_epochs=max_epochs, device=device, progress=False, resume=True)
+            except AccentError as exc:
+                failures.append(f"{run_dir}: {exc}")
+                tqdm.write(f"accent curve: skipped {run_dir}: {exc}", file=sys.stderr)
+                continue
+        rows.append(curve_row(point, run, out))
+        write_csv_atomic(pd.DataFrame(rows, columns=CURVE_COLUMNS), out / "curve.csv")
+    table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
+    write_csv_atomic(table, out / "curve.csv")
+    if failures:
+        raise AccentError(f"{len(failures)} of {len(points)} curve runs failed (the others are in "
+                          f"{out / 'curve.csv'}); first: {failures[0]}")
+    return table
+
+
+def read_curve(curve_dir: str | Path) -> pd.DataFrame:
+    path = Path(curve_dir) / "curve.csv"
+    if not path.is_file():
+        raise AccentError(f"{path} not found: run `accent curve --out {curve_dir} ...` first")
+    df = pd.read_csv(path, dtype={"size": str})
+    missing = [c for c in CURVE_COLUMNS if c not in df.columns]
+    if missing:
+        raise AccentError(f"{path} lacks column(s) {', '.join(missing)}: rerun `accent curve` to rewrite it")
+    if df.empty:
+        raise AccentError(f"{path} has no runs yet: rerun `accent curve` to resume")
+    return df
+
+
+def summarize_curve(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each (series, size): the points of the curve,
+    ordered baseline, scratch, extract, finetune (other backbones after theirs), sizes ascending."""
+    grouped = df.assign(size=df["size"].astype(str)).groupby(["series", "size"], sort=False)
+    summary = grouped.agg(
+        mode=("mode", "first"), backbone=("backbone", "first"), n_seeds=("seed", "nunique"),
+        n_train_mean=("n_train_recordings", "mean"),
+        **{f"{m}_mean": (m, "mean") for m in METRICS},
+        **{f"{m}_std": (m, "std") for m in METRICS},
+        best_epoch_mean=("best_epoch", "mean"), best_epoch_std=("best_epoch", "std"),
+        epochs_run_mean=("epochs_run", "mean"),
+    ).reset_index()
+    summary["_mode"] = summary["mode"].map(lambda m: MODE_ORDER.index(m) if m in MODE_ORDER else len(MODE_ORDER))
+    summary["_size"] = summary["size"].map(size_key)
+    summary = summary.sort_values(["_mode", "series", "_size"], kind="stable")
+    return summary.drop(columns=["_mode", "_size"]).reset_index(drop=True)
+
+
+def _note(text: str) -> None:
+    print(f"accent curve: note: {text}", file=sys.stderr)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _run_cli(args) -> int:
+    from accent.transfer import MODES
+
+    table = run_curve(args.source, args.features, args.out,
+                      sizes=parse_sizes(args.sizes), seeds=parse_ints(args.seeds, "--seeds"),
+                      modes=parse_names(args.modes, "--modes", tuple(MODES)),
+                      backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
+                      preset=args.preset, max_epochs=args.max_epochs, device=args.device,
+                      progress=not args.quiet)
+    print(f"wrote {Path(args.out) / 'curve.csv'} ({len(table)} runs)")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "curve", help="learning curve: every transfer mode over target training sizes and seeds",
+        description="Transfer in every mode over several target training sizes (recordings per class) and "
+                    "seeds; resumable (finished runs are kept); writes OUT/curve.csv.")
+    p.add_argument("--source", help="RUNDIR of the pretrained run (needed by extract/finetune)")
+    p.add_argument("--features", required=True, help="FEATDIR of the target corpus")
+    p.add_argument("--out", required=True, help="CURVEDIR to write (runs in OUT/<mode>/n<size>/seed<seed>/)")
+    p.add_argument("--sizes", default=DEFAULT_SIZES,
+                   help=f"training recordings per class, 'all' = the whole train split (default {DEFAULT_SIZES}); "
+                        "sizes the train split cannot supply are run once as 'all'")
+    p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"seeds per size (default {DEFAULT_SEEDS})")
+    p.add_argument("--modes", default="baseline,scratch,extract,finetune", help="transfer modes to compare")
+    p.add_argument("--backbones", default=DEFAULT_BACKBONE,
+                   help="pretrained networks for extract/finetune (default: accent = --source)")
+    p.add_argument("--folds", type=int, default=None, help="speaker-disjoint k-fold CV instead of the fixed split")
+    p.add_argument("--preset", default=None, help="model preset for scratch (default: the source's)")
+    p.add_argument("--max-epochs", type=int, default=None, help="cap on training epochs (default: the preset's)")
+    p.add_argument("--device", default=None, help="cpu (default) or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_cli)

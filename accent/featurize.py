@@ -1,0 +1,312 @@
+"""`accent featurize` and `accent merge`: manifest -> memory-mapped log-mel store, in parallel.
+
+Worker processes decode and compute features; the parent appends results in manifest order to
+the store (see :mod:`accent.store`), so the result does not depend on the number of workers,
+memory stays flat as the corpus grows, and a rerun after ``kill -9`` resumes and ends with the same
+bytes as an uninterrupted run.
+
+Design choices:
+- A FEATDIR holds one feature config. Pointing ``--out`` at a store (complete or partial) with a
+  different config hash is refused with a one-line error asking for a new folder: nothing is ever
+  mixed, deleted or written somewhere the user did not name.
+- Rerunning on a complete store with the same config and manifest does nothing. With a changed
+  manifest (new rows, new splits), clips already in the journal are reused and only new ones are
+  computed; index.csv and the train-split statistics are rewritten from the new manifest.
+- ``--shard i/n`` takes the i-th of n contiguous blocks of manifest rows (block i holds rows
+  ``[i*N//n, (i+1)*N//n)``), so `accent merge` concatenates shards in block order and gets exactly
+  the frames, index and statistics of a single run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accent.audio import load_audio
+from accent.errors import AccentError, AudioError
+from accent.features import FeatureConfig, log_mel, preprocess
+from accent.manifest import read_manifest
+from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, FeatureStore,
+                          StoreWriter, manifest_hash, read_store_json, write_store_files)
+
+SILENT_RMS = 1e-4          # -80 dBFS: below this a decoded clip is treated as silence
+COMMIT_EVERY_CLIPS = 64    # journal commits (two fsyncs) at most this many clips apart...
+COMMIT_EVERY_S = 2.0       # ...or this many seconds apart, whichever comes first
+CHUNKSIZE = 2              # clips per task sent to a worker: small keeps slow clips from bunching
+COPY_FRAMES_PER_WRITE = 1 << 16  # frames copied per write when merging
+
+
+# -- one clip ------------------------------------------------------------------------------------
+
+def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
+    """Log-mel frames (float16, (n, n_mels)) and decoded duration of one clip; AudioError if unusable.
+
+    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr), cfg), cfg)``.
+    """
+    wave = load_audio(path, cfg.sample_rate)
+    duration_s = len(wave) / cfg.sample_rate
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+    if rms < SILENT_RMS:
+        raise AudioError(f"silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
+    wave = preprocess(wave, cfg)
+    kept_s = len(wave) / cfg.sample_rate
+    if kept_s < cfg.min_duration_s:
+        raise AudioError(f"too short: {kept_s:.2f} s of sound after trimming, minimum {cfg.min_duration_s} s")
+    return log_mel(wave, cfg).astype(DTYPE), duration_s
+
+
+_WORKER_CFG: FeatureConfig | None = None
+
+
+def _init_worker(cfg: FeatureConfig) -> None:
+    """One thread per process: parallelism comes from processes, not from torch's thread pool."""
+    global _WORKER_CFG
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER_CFG = cfg
+
+
+def _work(item: tuple[str, str]) -> tuple[str, str, np.ndarray | None, float | str]:
+    """Worker task: (utt_id, path, frames, duration_s) or (utt_id, path, None, reason)."""
+    utt_id, path = item
+    try:
+        frames, duration_s = featurize_clip(path, _WORKER_CFG)
+        return utt_id, path, frames, duration_s
+    except AudioError as exc:  # errors.csv has a path column: keep only what is wrong
+        return utt_id, path, None, str(exc).removeprefix(f"{path}: ")
+    except Exception as exc:  # one bad clip is reported and skipped, never aborting the run
+        return utt_id, path, None, f"{type(exc).__name__}: {exc}"
+
+
+def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int):
+    """Results in the order of ``todo``, from a process pool (or in-process for one worker)."""
+    if workers <= 1 or len(todo) <= 1:
+        _init_worker(cfg)
+        yield from map(_work, todo)
+        return
+    # fork starts workers instantly with torch already imported; torch re-initialises its thread
+    # pools in the child, and each worker pins itself to one thread anyway.
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
+        yield from pool.imap(_work, todo, chunksize=CHUNKSIZE)
+
+
+# -- the driver ----------------------------------------------------------------------------------
+
+@dataclass
+class FeaturizeResult:
+    out: Path
+    n_rows: int            # manifest rows in this store (this shard)
+    n_reused: int          # rows found already done in the journal
+    n_new: int             # rows processed in this run
+    up_to_date: bool       # nothing to do: complete store with this config and manifest
+    meta: dict             # store.json
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return (f"{self.out}: already complete for this manifest and config "
+                    f"({self.meta['n_utts']} clips, {self.meta['n_errors']} skipped); nothing to do")
+        return (f"{self.out}: {self.meta['n_utts']} clips, {self.meta['n_frames']} frames, "
+                f"{self.meta['hours']:.2f} h of audio ({self.n_new} processed now, {self.n_reused} reused); "
+                f"{self.meta['n_errors']} skipped, reasons in {self.out / ERRORS_FILE}")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise AccentError(f"--shard {text!r}: expected i/n, for example 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise AccentError(f"--shard {text!r}: need 0 <= i < n, for example 0/4 ... 3/4")
+    return i, n
+
+
+def shard_rows(df: pd.DataFrame, shard: tuple[int, int] | None) -> pd.DataFrame:
+    """Block ``i`` of ``n`` contiguous blocks of rows (all rows when ``shard`` is None)."""
+    if shard is None:
+        return df
+    i, n = shard
+    return df.iloc[i * len(df) // n:(i + 1) * len(df) // n]
+
+
+def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None = None, *,
+              workers: int | None = None, shard: tuple[int, int] | None = None,
+              progress: bool = True) -> FeaturizeResult:
+    """Featurize the manifest's clips into the store ``out``; resume or extend one already there."""
+    cfg = cfg or FeatureConfig()
+    out = Path(out)
+    dup = manifest["utt_id"].duplicated()
+    if dup.any():
+        raise AccentError(f"manifest has duplicate utt_id {manifest.loc[dup, 'utt_id'].iloc[0]!r}: each clip needs a unique id")
+    rows = shard_rows(manifest, shard)
+    rows_hash = manifest_hash(rows)
+    extra = {"manifest_hash": manifest_hash(manifest), "rows_hash": rows_hash,
+             "shard": f"{shard[0]}/{shard[1]}" if shard else None}
+    writer = StoreWriter(out, cfg, extra)
+    previous = writer.previous_meta
+    if previous and previous.get("complete") and previous.get("rows_hash") == rows_hash:
+        writer.close()
+        return FeaturizeResult(out, len(rows), len(rows), 0, True, previous)
+
+    todo = [(u, p) for u, p in zip(rows["utt_id"], rows["path"]) if not writer.is_done(u, p)]
+    n_reused = len(rows) - len(todo)
+    writer.mark_incomplete()
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(rows), initial=n_reused, unit="clip", desc="featurize", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+    last_commit, since_commit = time.monotonic(), 0
+    try:
+        for utt_id, path, frames, info in _results(todo, cfg, workers):
+            if frames is None:
+                writer.skip(utt_id, path, info)
+            else:
+                writer.append(utt_id, path, frames, info)
+            since_commit += 1
+            if since_commit >= COMMIT_EVERY_CLIPS or time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                writer.commit()
+                last_commit, since_commit = time.monotonic(), 0
+            bar.update()
+    finally:
+        bar.close()
+        writer.close()  # commits what is done, so Ctrl-C keeps finished work
+    meta = writer.finish(rows)
+    result = FeaturizeResult(out, len(rows), n_reused, len(todo), False, meta)
+    if meta["n_utts"] == 0:
+        raise AccentError(f"nothing featurized: all {len(rows)} clip(s) were skipped; reasons in {out / ERRORS_FILE}")
+    return result
+
+
+# -- merging shards ------------------------------------------------------------------------------
+
+def _order_shards(stores: list[FeatureStore]) -> list[FeatureStore]:
+    """Shards of one manifest in block order, checking that none is missing or repeated."""
+    specs = [s.meta.get("shard") for s in stores]
+    if not all(specs):
+        return stores
+    parsed = [parse_shard(spec) for spec in specs]
+    counts = {n for _, n in parsed}
+    sources = {s.meta.get("manifest_hash") for s in stores}
+    if len(counts) != 1 or len(sources) != 1:
+        return stores  # shards of different manifests: keep the order given
+    n = counts.pop()
+    have = sorted(i for i, _ in parsed)
+    if have != list(range(n)):
+        missing = sorted(set(range(n)) - set(have))
+        what = f"shard(s) {', '.join(f'{i}/{n}' for i in missing)} missing" if missing else "a shard given twice"
+        raise AccentError(f"cannot merge: {what}; pass every --shards folder from `accent featurize --shard i/{n}`")
+    return [store for _, store in sorted(zip(parsed, stores), key=lambda pair: pair[0][0])]
+
+
+def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
+    """Join complete stores with the same config into ``out`` (frames copied, stats recomputed)."""
+    out = Path(out)
+    stores = _order_shards([FeatureStore.open(d) for d in shard_dirs])
+    hashes = {s.meta["config_hash"] for s in stores}
+    if len(hashes) != 1:
+        detail = ", ".join(f"{s.root}={s.meta['config_hash']}" for s in stores)
+        raise AccentError(f"cannot merge stores with different feature configs ({detail}): featurize them with one --config")
+    cfg = stores[0].config
+    existing = read_store_json(out) if out.is_dir() else None
+    if existing is not None and existing.get("config_hash") != cfg.hash():
+        raise AccentError(f"{out} holds features with another config: choose a new --out folder")
+    if any(out.resolve() == s.root.resolve() for s in stores):
+        raise AccentError(f"--out {out} is one of the --shards: choose a new folder")
+    index = pd.concat([s.index for s in stores], ignore_index=True)
+    dup = index["utt_id"].duplicated()
+    if dup.any():
+        raise AccentError(f"cannot merge: utt_id {index.loc[dup, 'utt_id'].iloc[0]!r} is in two stores")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "store.json").unlink(missing_ok=True)  # incomplete until the end
+    offsets, journal, end = [], [], 0
+    tmp = out / (FRAMES_FILE + ".tmp")
+    with open(tmp, "wb") as fh:
+        for store in stores:
+            for i in range(len(store)):
+                frames = store.frames(i)
+                for start in range(0, len(frames), COPY_FRAMES_PER_WRITE):
+                    fh.write(np.ascontiguousarray(frames[start:start + COPY_FRAMES_PER_WRITE]).tobytes())
+                offsets.append(end)
+                row = store.index.iloc[i]
+                journal.append({"utt_id": row["utt_id"], "path": row["path"], "offset": end,
+                                "n_frames": int(len(frames)), "duration_s": float(row["duration_s"])})
+                end += len(frames)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(out / FRAMES_FILE)
+    index["offset"] = offsets
+    errors = pd.concat([pd.read_csv(s.root / ERRORS_FILE, dtype=str, keep_default_na=False)
+                        for s in stores], ignore_index=True).reindex(columns=ERROR_COLUMNS)
+    journal += [{"utt_id": e["utt_id"], "path": e["path"], "error": e["reason"]} for e in errors.to_dict("records")]
+    (out / JOURNAL_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in journal), encoding="utf-8")
+    sources = {s.meta.get("manifest_hash") for s in stores}
+    source = sources.pop() if len(sources) == 1 else None
+    extra = {"manifest_hash": source, "rows_hash": source, "shard": None,
+             "merged_from": [str(s.root) for s in stores]}
+    return write_store_files(out, cfg, index, errors, end, extra)
+
+
+# -- command line --------------------------------------------------------------------------------
+
+def _manifest_from_args(args) -> pd.DataFrame:
+    if args.manifest and args.corpus:
+        raise AccentError("give either --manifest or --corpus/--root, not both")
+    if args.manifest:
+        return read_manifest(args.manifest)
+    if not (args.corpus and args.root):
+        raise AccentError("give --manifest M.csv, or --corpus NAME with --root DIR")
+    from accent.corpora import build_manifest
+
+    df, _log = build_manifest(args.corpus, args.root)
+    return df
+
+
+def run_featurize(args) -> int:
+    cfg = FeatureConfig.from_file(args.config)
+    if args.workers is not None and args.workers < 1:
+        raise AccentError(f"--workers {args.workers}: need at least 1")
+    result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
+                       shard=parse_shard(args.shard), progress=not args.quiet)
+    print(result.summary())
+    return 0
+
+
+def run_merge(args) -> int:
+    meta = merge(args.shards, args.out)
+    print(f"{args.out}: merged {len(args.shards)} stores: {meta['n_utts']} clips, {meta['n_frames']} frames, "
+          f"{meta['n_errors']} skipped")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("featurize", help="log-mel features of a manifest's clips into a memory-mapped store",
+                              description="Decode, resample, trim, normalise and compute log-mels for every clip; "
+                                          "resumable; bad clips go to FEATDIR/errors.csv.")
+    p.add_argument("--manifest", help="manifest CSV (from `accent manifest`)")
+    p.add_argument("--corpus", help="build the manifest on the fly from this corpus layout (with --root)")
+    p.add_argument("--root", help="corpus folder for --corpus")
+    p.add_argument("--out", required=True, help="FEATDIR to write (one feature config per folder)")
+    p.add_argument("--config", help="JSON file of FeatureConfig overrides, e.g. {\"sample_rate\": 8000}")
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--shard", help="i/n: featurize only the i-th of n contiguous blocks of rows (then `accent merge`)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_featurize)
+
+    m = subparsers.add_parser("merge", help="join feature stores (shards) into one",
+                              description="Concatenate complete stores with the same feature config; "
+                                          "shards of one manifest are put back in manifest order.")
+    m.add_argument("--shards", nargs="+", required=True, help="FEATDIRs to join")
+    m.add_argument("--out", required=True, help="FEATDIR to write")
+    m.set_defaults(func=run_merge)

@@ -1,0 +1,359 @@
+"""Transfer a pretrained source model to a target store, in four modes compared on the same splits.
+
+* ``finetune``: the source network with a new head; the head alone first (``freeze_epochs``), then the
+  whole network with a lower learning rate for the body; early stopping on validation like pretraining.
+* ``extract``: the frozen network embeds each recording (mean over crops); the embeddings are
+  standardised and given to a scikit-learn classifier (logistic regression by default).
+* ``scratch``: the same architecture and training procedure from random initialisation: the baseline
+  every transfer result is compared with.
+* ``baseline``: MFCC statistics of the same stored log-mels, standardised, logistic regression.
+
+All modes subsample only the training split (by speaker), and score the same val/test recordings.
+Logistic regressions are saved as arrays in checkpoint.pt (no pickle). Other scikit-learn
+classifiers are saved with joblib in ``classifier.joblib``: joblib files are pickles and execute
+code when loaded, so load such runs only from folders you wrote yourself.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from accent.errors import AccentError
+from accent.splits import speaker_disjoint_split, speaker_kfold, subsample_train_speakers
+from accent.models import DEFAULT_PRESET, build_model, model_config
+from accent.train import (RUN_FORMAT, SplitData, TrainConfig, check_feature_config, dataset_summary, finished_run,
+                          load_run, mfcc_matrix, predictions_table, recording_outputs, split_metrics,
+                          splits_from_index, train_network, write_run)
+
+MODES = ("baseline", "scratch", "extract", "finetune")
+UNUSED = "unused"  # split value of training rows left out by --per-class / --train-fraction
+FOLD_VAL_FRACTION = 0.15
+JOBLIB_FILE = "classifier.joblib"
+
+# Training recipes. Fine-tuning starts from a good solution: a lower learning rate, a short head-only
+# phase so the random head does not wreck the body, then a 10x lower rate for the body.
+SCRATCH_CONFIG = {"lr": 3e-3, "max_epochs": 30, "patience": 8}
+FINETUNE_CONFIG = {"lr": 1e-3, "max_epochs": 30, "patience": 8, "freeze_epochs": 2, "body_lr_mult": 0.1,
+                   "warmup_epochs": 0.0}
+
+CLASSIFIERS = {
+    "logreg": ("sklearn.linear_model.LogisticRegression", {"class_weight": "balanced", "max_iter": 3000}),
+    "svm": ("sklearn.svm.SVC", {"class_weight": "balanced", "probability": True}),
+    "rf": ("sklearn.ensemble.RandomForestClassifier", {"class_weight": "balanced", "n_estimators": 300}),
+    "knn": ("sklearn.neighbors.KNeighborsClassifier", {"n_neighbors": 5}),
+    "lda": ("sklearn.discriminant_analysis.LinearDiscriminantAnalysis", {}),
+}
+
+
+# ---------------------------------------------------------------------------------------- data
+class StoreView:
+    """A feature store with a replacement index (same rows, other ``split`` values): folds and
+    subsampled training sets reuse the memory map without copying frames."""
+
+    def __init__(self, store, index: pd.DataFrame):
+        self._store = store
+        self.index = index
+        self.config, self.mean, self.std, self.n_mels = store.config, store.mean, store.std, store.n_mels
+        self.labels, self.root = store.labels, store.root
+
+    def frames(self, i: int) -> np.ndarray:
+        return self._store.frames(i)
+
+
+def target_index(index: pd.DataFrame, per_class: int | None, train_fraction: float | None, seed: int) -> pd.DataFrame:
+    """The index with training rows outside the seeded subsample marked ``unused``."""
+    if per_class is not None and per_class < 1:
+        raise AccentError(f"--per-class must be at least 1 (got {per_class})")
+    if train_fraction is not None and not 0 < train_fraction <= 1:
+        raise AccentError(f"--train-fraction must be in (0, 1] (got {train_fraction})")
+    index = index.copy()
+    if (index["split"] == "").all():  # a store made from an unsplit manifest: split it here, seeded
+        index["split"] = speaker_disjoint_split(index, seed=0).to_numpy()
+    kept = subsample_train_speakers(index, per_class=per_class, fraction=train_fraction, seed=seed)
+    dropped = (index["split"] == "train") & ~index.index.isin(kept.index)
+    index.loc[dropped, "split"] = UNUSED
+    return index
+
+
+def check_classes(index: pd.DataFrame, where: str) -> None:
+    counts = index[index["split"] == "train"].groupby("label").size()
+    empty = sorted(set(index["label"]) - set(counts.index) - set(index.loc[index["split"] == UNUSED, "label"]))
+    only_test = [lab for lab in empty if set(index.loc[index["label"] == lab, "split"]) <= {"test"}]
+    if only_test:
+        raise AccentError(f"{where}: class(es) {', '.join(only_test)} occur only in the test split: give each "
+                          "class at least 3 speakers or drop it (accent manifest --min-speakers 3)")
+
+
+# ---------------------------------------------------------------------------------------- embeddings
+_EMBED_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def recording_embeddings(backbone: str, store, rows: np.ndarray, run=None) -> np.ndarray:
+    """Recording-level embeddings (rows x dim) of store rows: THE hook where backbones plug in.
+
+    ``accent``: the run's network, mean embedding over crops tiling each recording (cached per
+    process by checkpoint and store, so a learning curve embeds each store once). Any other name
+    goes to ``accent.backbones.get_backbone(name)``, whose ``embed_waveform`` reads each recording's
+    audio (``store.index.path``) at the backbone's sample rate.
+    """
+    if backbone == "accent":
+        if run is None or run.model is None:
+            raise AccentError("extract with backbone 'accent' needs --source RUNDIR (a pretrained run)")
+        ckpt_file = run.rundir / "checkpoint.pt"
+        key = (str(ckpt_file.resolve()), ckpt_file.stat().st_mtime_ns, str(Path(store.root).resolve()))
+        if key not in _EMBED_CACHE:
+            all_rows = np.arange(len(store.index))
+            _EMBED_CACHE.clear()
+            _EMBED_CACHE[key] = recording_outputs(run.model, store, all_rows, run.crop_frames,
+                                                  torch.device("cpu"), embed=True)
+        return _EMBED_CACHE[key][rows]
+    return _backbone_embeddings(backbone, store, rows)
+
+
+def _backbone_embeddings(name: str, store, rows: np.ndarray) -> np.ndarray:
+    from accent.audio import load_audio
+
+    try:
+        from accent.backbones import get_backbone
+    except ImportError:
+        raise AccentError(f"backbone {name!r} is not available (accent.backbones has no registry): use --backbone accent") from None
+    backbone = get_backbone(name)
+    paths = store.index["path"].iloc[rows]
+    return np.stack([backbone.embed_waveform(load_audio(p, backbone.sample_rate)) for p in paths])
+
+
+# ---------------------------------------------------------------------------------------- sklearn
+def make_classifier(name: str, seed: int):
+    """A scikit-learn classifier by short name (``logreg``, ``svm``, ``rf``, ``knn``, ``lda``) or by
+    full dotted path inside scikit-learn (``sklearn.linear_model.RidgeClassifierCV``)."""
+    path, params = CLASSIFIERS.get(name, (name, {}))
+    module_name, _, cls_name = path.rpartition(".")
+    if not module_name.startswith("sklearn."):
+        raise AccentError(f"unknown classifier {name!r}: use one of {', '.join(CLASSIFIERS)} or a dotted "
+                          "scikit-learn class such as sklearn.svm.LinearSVC")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError):
+        raise AccentError(f"classifier {path!r} does not exist in scikit-learn") from None
+    if "random_state" in cls().get_params():
+        params = {**params, "random_state": seed}
+    return cls(**params)
+
+
+def fit_classifier(X: np.ndarray, y: list[str], name: str, seed: int, out: Path) -> dict:
+    """Standardise and fit; returns the arrays stored in checkpoint.pt (joblib file for non-linear models)."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X)
+    clf = make_classifier(name, seed).fit(scaler.transform(X), y)
+    arrays = {"scaler_mean": torch.from_numpy(scaler.mean_.astype(np.float64)),
+              "scaler_scale": torch.from_numpy(scaler.scale_.astype(np.float64)),
+              "classes": [str(c) for c in clf.classes_], "classifier": name}
+    if name == "logreg":
+        arrays["coef"] = torch.from_numpy(clf.coef_.astype(np.float64))
+        arrays["intercept"] = torch.from_numpy(clf.intercept_.astype(np.float64))
+    else:
+        import joblib
+
+        out.mkdir(parents=True, exist_ok=True)
+        joblib.dump(clf, out / JOBLIB_FILE)
+        arrays["joblib"] = JOBLIB_FILE
+    return arrays
+
+
+def classifier_proba(arrays: dict, X: np.ndarray, rundir: Path) -> np.ndarray:
+    from accent.train import sklearn_predict_proba
+
+    if "coef" in arrays:
+        return sklearn_predict_proba(arrays, X)
+    import joblib  # a pickle: only for runs this user wrote (see module docstring)
+
+    clf = joblib.load(rundir / arrays["joblib"])
+    z = (X - np.asarray(arrays["scaler_mean"])) / np.asarray(arrays["scaler_scale"])
+    return clf.predict_proba(z)
+
+
+# ---------------------------------------------------------------------------------------- modes
+def _sklearn_run(mode: str, X: np.ndarray, view: StoreView, data: SplitData, out: Path, info: dict,
+                 classifier: str, seed: int, extra_ckpt: dict) -> dict:
+    import time
+
+    t0 = time.perf_counter()
+    train_labels = view.index["label"].iloc[data.train].tolist()
+    arrays = fit_classifier(X[data.train], train_labels, classifier, seed, out)
+    seconds = round(time.perf_counter() - t0, 2)
+    if arrays["classes"] != data.labels:
+        raise AccentError(f"classifier classes {arrays['classes']} differ from the training labels {data.labels}")
+    rows = np.concatenate([data.val, data.test])
+    probs = classifier_proba(arrays, X[rows], out)
+    table = predictions_table(view.index, rows, probs, data.labels)
+    metrics = split_metrics(table, data.labels)
+    run_json = {**info, "mode": mode, "labels": data.labels, "classifier": classifier, "best_epoch": None,
+                "epochs_run": None, "history": [], "metrics": metrics, "train_seconds": seconds,
+                "n_train_recordings": int(len(data.train)),
+                "n_train_speakers": int(view.index["speaker"].iloc[data.train].nunique()),
+                "dataset": dataset_summary(view.index)}
+    ckpt = {"format": RUN_FORMAT, "mode": mode, "labels": data.labels, "feature_config": view.config.to_dict(),
+            "norm_mean": torch.from_numpy(np.asarray(view.mean, np.float32)),
+            "norm_std": torch.from_numpy(np.asarray(view.std, np.float32)), "sklearn": arrays,
+            "state_dict": None, "model_config": None, "train_config": {"classifier": classifier, "seed": seed},
+            "metrics": metrics, "epoch": None, "optimizer": None, "history": [], **extra_ckpt}
+    return write_run(out, ckpt, run_json, table)
+
+
+def _network_config(overrides: dict, seed: int, device: str | None, max_epochs: int | None, crop_s: float) -> TrainConfig:
+    cfg = TrainConfig.from_dict({**asdict(TrainConfig()), **overrides, "seed": seed, "device": device or "cpu",
+                                 "crop_s": crop_s})
+    if max_epochs is not None:
+        cfg.max_epochs = int(max_epochs)
+    return cfg
+
+
+def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: str, classifier: str, seed: int,
+               preset: str | None, max_epochs: int | None, device: str | None, progress: bool, resume: bool,
+               info: dict) -> dict:
+    """One mode on one split assignment (the index of ``view``)."""
+    where = str(info["features"])
+    check_classes(view.index, where)
+    data = splits_from_index(view.index, where)
+    if mode == "baseline":
+        X = mfcc_matrix(view, np.arange(len(view.index)))
+        return _sklearn_run(mode, X, view, data, out, info, classifier, seed, {})
+    if mode == "extract":
+        X = recording_embeddings(backbone, view, np.arange(len(view.index)), run=source_run)
+        extra = {}
+        if source_run is not None and backbone == "accent":
+            extra = {"state_dict": source_run.model.state_dict(), "model_config": source_run.model.config,
+                     "crop_frames": source_run.crop_frames,
+                     "norm_mean": source_run.model.norm_mean.clone(), "norm_std": source_run.model.norm_std.clone()}
+        return _sklearn_run(mode, X, view, data, out, info, classifier, seed, extra)
+    crop_s = 3.0 if source_run is None else source_run.crop_frames / view.config.frames_per_second
+    torch.manual_seed(seed)
+    if mode == "finetune":
+        if backbone != "accent":
+            raise AccentError(f"finetune with backbone {backbone!r} is not supported here: use --mode extract")
+        model = copy.deepcopy(source_run.model)
+        model.replace_head(len(data.labels))
+        cfg = _network_config(FINETUNE_CONFIG, seed, device, max_epochs, crop_s)
+    else:  # scratch: the source's architecture when given, trained from random weights
+        if source_run is not None and source_run.model is not None:
+            mcfg = {**source_run.model.config, "n_classes": len(data.labels)}
+        else:
+            mcfg = model_config(preset or DEFAULT_PRESET, view.n_mels, len(data.labels))
+        model = build_model(mcfg)
+        model.set_normalization(view.mean, view.std)
+        cfg = _network_config(SCRATCH_CONFIG, seed, device, max_epochs, crop_s)
+    return train_network(model, view, data, cfg, out, mode=mode, run_info=info, resume=resume, progress=progress)
+
+
+def run_transfer(features, mode: str, out, *, source=None, per_class: int | None = None,
+                 train_fraction: float | None = None, seed: int = 0, folds: int | None = None,
+                 backbone: str = "accent", classifier: str = "logreg", preset: str | None = None,
+                 max_epochs: int | None = None, progress: bool = True, device: str | None = None,
+                 resume: bool = False) -> dict:
+    """Train one transfer mode on a target store; writes RUNDIR and returns its run.json dict."""
+    from accent.store import FeatureStore
+
+    if mode not in MODES:
+        raise AccentError(f"unknown --mode {mode!r}: choose one of {', '.join(MODES)}")
+    if per_class is not None and train_fraction is not None:
+        raise AccentError("give --per-class or --train-fraction, not both")
+    out = Path(out)
+    if resume and (done := finished_run(out)) is not None:
+        return done
+    store = FeatureStore.open(features)
+    source_run = None
+    needs_source = mode in ("extract", "finetune") and backbone == "accent"
+    if source is not None and (needs_source or mode == "scratch"):
+        source_run = load_run(source)
+        check_feature_config(source_run.feature_config, store.config, features)
+    elif needs_source:
+        raise AccentError(f"--mode {mode} needs --source RUNDIR (a run written by `accent pretrain`)")
+    info = {"backbone": backbone if mode in ("extract", "finetune") else None,
+            "source": str(source) if source is not None and mode != "baseline" else None,
+            "features": str(features), "seed": seed, "per_class": per_class, "train_fraction": train_fraction,
+            "folds": folds, "fold": None}
+    kwargs = dict(source_run=source_run, backbone=backbone, classifier=classifier, seed=seed, preset=preset,
+                  max_epochs=max_epochs, device=device, progress=progress, resume=resume)
+    if folds is None:
+        view = StoreView(store, target_index(store.index, per_class, train_fraction, seed))
+        return run_single(view, mode, out, info=info, **kwargs)
+    return _run_folds(store, mode, out, folds, per_class, train_fraction, seed, info, kwargs)
+
+
+def _run_folds(store, mode, out: Path, k: int, per_class, train_fraction, seed, info, kwargs) -> dict:
+    """Speaker-disjoint k-fold CV: each fold tests one fold's speakers; val comes from the others."""
+    fold_of = speaker_kfold(store.index, k, seed=seed).to_numpy()
+    runs, tables = [], []
+    for fold in range(k):
+        index = store.index.copy()
+        rest = index[fold_of != fold]
+        index["split"] = "test"
+        index.loc[rest.index, "split"] = speaker_disjoint_split(rest, val_frac=FOLD_VAL_FRACTION, test_frac=0.0,
+                                                                seed=seed + fold).to_numpy()
+        index = target_index(index, per_class, train_fraction, seed)
+        fold_out = out / f"fold{fold}"
+        result = run_single(StoreView(store, index), mode, fold_out, info={**info, "fold": fold}, **kwargs)
+        runs.append(result)
+        tables.append(pd.read_csv(fold_out / "predictions.csv", keep_default_na=False))
+    from accent.evaluate import recording_metrics
+
+    labels = sorted(set().union(*[r["labels"] for r in runs]))
+    table = pd.concat(tables, ignore_index=True)
+    prob_cols = [f"p_{lab}" for lab in labels]
+    table = table.reindex(columns=["utt_id", "speaker", "split", "label", "pred"] + prob_cols).fillna({c: 0.0 for c in prob_cols})
+    test = table[table["split"] == "test"]
+    metrics = {"val": recording_metrics(table.loc[table["split"] == "val", "label"],
+                                        table.loc[table["split"] == "val", "pred"], labels),
+               "test": recording_metrics(test["label"], test["pred"], labels)}
+    run_json = {**info, "mode": mode, "labels": labels, "folds": k, "fold": None,
+                "best_epoch": None, "epochs_run": None, "history": [], "metrics": metrics,
+                "train_seconds": round(sum(r["train_seconds"] for r in runs), 2),
+                "n_train_recordings": int(np.mean([r["n_train_recordings"] for r in runs])),
+                "n_train_speakers": int(np.mean([r["n_train_speakers"] for r in runs])),
+                "fold_runs": [{"fold": i, "best_epoch": r["best_epoch"], "epochs_run": r["epochs_run"],
+                               "test": r["metrics"]["test"]["balanced_accuracy"]} for i, r in enumerate(runs)],
+                "dataset": {**dataset_summary(store.index), "splits": {"test": int(len(test))}}}
+    out.mkdir(parents=True, exist_ok=True)
+    test.to_csv(out / "predictions.csv", index=False)
+    (out / "run.json").write_text(json.dumps(run_json, indent=2, default=float) + "\n", encoding="utf-8")
+    return run_json
+
+
+def _run_cli(args) -> int:
+    result = run_transfer(args.features, args.mode, args.out, source=args.source, per_class=args.per_class,
+                          train_fraction=args.train_fraction, seed=args.seed, folds=args.folds,
+                          backbone=args.backbone, classifier=args.classifier, preset=args.preset,
+                          max_epochs=args.max_epochs, device=args.device, resume=args.resume)
+    test = result["metrics"]["test"]
+    print(f"{args.mode}: test balanced accuracy {test['balanced_accuracy']:.3f} accuracy {test['accuracy']:.3f} "
+          f"(n={test['n']}, {result['n_train_recordings']} training recordings) -> {args.out}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("transfer", help="fine-tune / extract / scratch / baseline on a target store")
+    p.add_argument("--source", help="RUNDIR of the pretrained source (needed for finetune and extract)")
+    p.add_argument("--features", required=True, help="FEATDIR of the target corpus")
+    p.add_argument("--mode", required=True, choices=MODES)
+    p.add_argument("--out", required=True, help="RUNDIR to write")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--per-class", type=int, help="training recordings per class (whole speakers, seeded)")
+    size.add_argument("--train-fraction", type=float, help="fraction of each class's training speakers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--folds", type=int, help="speaker-disjoint k-fold cross-validation (small corpora)")
+    p.add_argument("--classifier", default="logreg",
+                   help=f"extract/baseline classifier: {', '.join(CLASSIFIERS)} or a dotted sklearn class")
+    p.add_argument("--backbone", default="accent", help="embedding network for extract (default: the source run)")
+    p.add_argument("--preset", default=None, help="scratch without --source: model preset (default tdnn)")
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.set_defaults(func=_run_cli)

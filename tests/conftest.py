@@ -1,0 +1,90 @@
+"""Shared fixtures. ``tiny_stores``: small feature stores of generated log-mels for training tests.
+
+The generated "accents" are phone inventories: a bank of spectral templates shared by everyone,
+and each class uses them with its own frequencies. Speakers add a strong spectral colouring of
+their own, so a classifier must learn to ignore the voice. The target corpus reuses the first
+classes of the source world with new speakers and a channel shift, so a source model is
+informative for the target, while a handful of target recordings is not enough to learn it alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from accent.features import FeatureConfig
+from accent.store import StoreWriter
+
+TINY_N_MELS = 16
+N_TEMPLATES = 10
+WORLD_SEED = 1234
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    kernel = np.array([0.25, 0.5, 0.25])
+    return np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), -1, x)
+
+
+def _world(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(WORLD_SEED)
+    templates = _smooth(rng.normal(0, 1.0, (N_TEMPLATES, TINY_N_MELS)))
+    logits = rng.normal(0, 1.3, (n_classes, N_TEMPLATES))
+    weights = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return templates, weights
+
+
+def tiny_logmel(rng: np.random.Generator, templates: np.ndarray, class_weights: np.ndarray,
+                speaker: np.ndarray, n_frames: int) -> np.ndarray:
+    """A recording: segments of 3-9 frames, each one template drawn with the class's frequencies."""
+    frames, total = [], 0
+    while total < n_frames:
+        k = rng.choice(len(templates), p=class_weights)
+        length = int(rng.integers(3, 10))
+        frames.append(np.repeat(templates[k][None], length, axis=0))
+        total += length
+    x = np.concatenate(frames)[:n_frames]
+    return (x + speaker + rng.normal(0, 0.6, x.shape) - 4.0).astype(np.float32)
+
+
+def make_tiny_store(root, classes: list[int], speakers: dict[str, int], seed: int, channel: float = 0.0,
+                    clips_per_speaker: int = 1, frames: tuple[int, int] = (200, 400),
+                    n_mels: int = TINY_N_MELS) -> str:
+    """Write a store under ``root``; ``speakers`` gives per class how many speakers each split gets."""
+    templates, weights = _world(max(classes) + 1)
+    rng = np.random.default_rng(seed)
+    cfg = FeatureConfig(n_mels=n_mels)
+    writer = StoreWriter(root, cfg)
+    writer.mark_incomplete()
+    rows = []
+    for c in classes:
+        for split, n_spk in speakers.items():
+            for s in range(n_spk):
+                spk = f"c{c}_{split}_{s}_{seed}"
+                colour = _smooth(rng.normal(0, 1.2, n_mels)) + channel
+                for u in range(clips_per_speaker):
+                    utt = f"{spk}_u{u}"
+                    x = tiny_logmel(rng, templates, weights[c], colour, int(rng.integers(*frames)))
+                    if n_mels != TINY_N_MELS:
+                        x = np.resize(x, (len(x), n_mels))
+                    writer.append(utt, f"/synthetic/{utt}.wav", x, len(x) / 100)
+                    rows.append({"utt_id": utt, "path": f"/synthetic/{utt}.wav", "speaker": spk,
+                                 "label": f"accent{c}", "split": split, "duration_s": len(x) / 100,
+                                 "text": "", "corpus": "tiny"})
+    writer.finish(pd.DataFrame(rows))
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_stores(tmp_path_factory):
+    """{"source": 6-class store, "target": 3-class store (2 train speakers per class),
+    "target_big": same target world with more training speakers, "other_config": 20 mel bins}."""
+    base = tmp_path_factory.mktemp("tiny_stores")
+    return {
+        "source": make_tiny_store(base / "source", list(range(6)), {"train": 10, "val": 3, "test": 3}, seed=1),
+        "target": make_tiny_store(base / "target", [0, 1, 2], {"train": 2, "val": 4, "test": 8}, seed=2,
+                                  channel=0.5, frames=(150, 300)),
+        "target_big": make_tiny_store(base / "target_big", [0, 1, 2], {"train": 8, "val": 3, "test": 4}, seed=3,
+                                      channel=0.5, frames=(150, 300)),
+        "other_config": make_tiny_store(base / "other", [0, 1], {"train": 3, "val": 2, "test": 2}, seed=4,
+                                        n_mels=20),
+    }

@@ -1,0 +1,220 @@
+"""The report, the learning curve and predict.
+
+Unit tests build run directories by hand in the documented format (run.json + predictions.csv,
+metrics computed from the predictions by accent.evaluate); the end-to-end tests train tiny real
+runs once per session (fixtures in conftest.py) and report, curve and predict with them.
+"""
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from accent.curve import ALL, CURVE_COLUMNS, cap_sizes, parse_sizes, summarize_curve
+from accent.errors import AccentError
+from accent.evaluate import recording_metrics
+from accent.report import build_report, fmt, transfer_answer
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MIN_PNG_BYTES = 2000   # an empty 1x1 PNG is ~70 bytes; a real plot is tens of kB
+LABELS = ["english", "indian", "scottish"]
+
+
+# ------------------------------------------------------------------ hand-made run directories
+
+def make_run_dir(root: Path, name: str, mode: str, accuracy_target: float, *, seed: int = 0,
+                 speaker_ids: bool = True, history_epochs: int = 4) -> Path:
+    """A run directory in the documented format whose predictions are right with probability
+    ``accuracy_target``; run.json metrics are computed from those predictions."""
+    rng = np.random.default_rng(seed + int(accuracy_target * 1000))
+    rows = []
+    for split, n_speakers in (("val", 6), ("test", 9)):
+        for s in range(n_speakers):
+            label = LABELS[s % len(LABELS)]
+            for r in range(3):
+                pred = label if rng.random() < accuracy_target else LABELS[(LABELS.index(label) + 1) % 3]
+                probs = np.full(3, 0.1)
+                probs[LABELS.index(pred)] = 0.8
+                speaker = f"{split}{s}" if speaker_ids else f"{split}{s}_{r}"
+                rows.append({"utt_id": f"{split}{s}_{r}", "speaker": speaker, "split": split, "label": label,
+                             "pred": pred, **{f"p_{lab}": p for lab, p in zip(LABELS, probs)}})
+    table = pd.DataFrame(rows)
+    metrics = {s: recording_metrics(table.loc[table.split == s, "label"], table.loc[table.split == s, "pred"], LABELS)
+               for s in ("val", "test")}
+    neural = mode not in ("baseline", "extract")
+    history = [{"epoch": e, "train_loss": 1.5 / e, "val_acc": 0.3 + 0.1 * e, "val_bacc": 0.3 + 0.09 * e,
+                "seconds": 1.0} for e in range(1, history_epochs + 1)] if neural else []
+    n_rec = len(table) + 60
+    run = {"mode": mode, "backbone": "accent", "source": None if mode == "pretrain" else str(root / "pretrain"),
+           "features": str(root / ("saa_store" if mode == "pretrain" else "cv_store")), "seed": seed,
+           "per_class": None, "train_fraction": None, "folds": None, "fold": None, "labels": LABELS,
+           "n_train_recordings": 60, "n_train_speakers": 20 if speaker_ids else 60,
+           "best_epoch": 2 if neural else None, "epochs_run": history_epochs if neural else None,
+           "history": history, "metrics": metrics, "train_seconds": 12.345,
+           "dataset": {"n_recordings": n_rec, "n_speakers": 35 if speaker_ids else n_rec, "n_classes": 3,
+                       "splits": {"train": 60, "val": 18, "test": 27}, "speaker_disjoint": True,
+                       "speaker_ids": speaker_ids}}
+    out = root / name
+    out.mkdir(parents=True)
+    table.to_csv(out / "predictions.csv", index=False)
+    (out / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
+    return out
+
+
+def synthetic_curve(root: Path, transfer_better: bool, *, sizes=("5", "20", ALL), seeds=(0, 1, 2)) -> Path:
+    """A curve.csv where transfer is clearly better (or clearly worse) than scratch and baseline,
+    and fine-tuning stops early (or late)."""
+    rows = []
+    level = {"baseline": 0.40, "scratch": 0.45, "extract": 0.55, "finetune": 0.60}
+    if not transfer_better:
+        level = {"baseline": 0.60, "scratch": 0.65, "extract": 0.40, "finetune": 0.42}
+    epochs = {"scratch": 20, "finetune": 5} if transfer_better else {"scratch": 5, "finetune": 20}
+    for k, size in enumerate(sizes):
+        for mode, acc in level.items():
+            for seed in seeds:
+                value = acc + 0.05 * k + 0.005 * (seed - 1)
+                neural = mode in epochs
+                rows.append({"series": mode, "mode": mode, "backbone": "accent", "size": size, "seed": seed,
+                             "n_train_recordings": 3 * (int(size) if size != ALL else 80),
+                             "accuracy": value + 0.01, "balanced_accuracy": value, "macro_f1": value - 0.01,
+                             "best_epoch": epochs[mode] + seed if neural else None,
+                             "epochs_run": epochs[mode] + 5 if neural else None, "train_seconds": 3.0,
+                             "run_dir": f"{mode}/n{size}/seed{seed}"})
+    root.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=CURVE_COLUMNS).to_csv(root / "curve.csv", index=False)
+    return root
+
+
+def assert_valid_png(path: Path) -> None:
+    import matplotlib.image
+
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    assert len(data) > MIN_PNG_BYTES, f"{path} is suspiciously small ({len(data)} bytes)"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 100 and height > 100
+    image = matplotlib.image.imread(path)
+    assert image.shape[:2] == (height, width)
+    assert image.std() > 0.01, f"{path} is blank"
+
+
+def section(markdown: str, heading: str) -> str:
+    """The text under a Markdown heading, up to the next heading of the same or higher level."""
+    level = heading.split(" ")[0]
+    body = markdown.split(heading + "\n", 1)[1]
+    return re.split(rf"^{level} |^#{{1,{len(level) - 1}}} ", body, flags=re.M)[0]
+
+
+def table_rows(markdown: str, first_cell: str) -> list[list[str]]:
+    """Cells of the Markdown table rows whose first cell is ``first_cell``."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            if cells[0] == first_cell:
+                rows.append(cells)
+    return rows
+
+
+@pytest.fixture()
+def handmade(tmp_path):
+    runs = [make_run_dir(tmp_path, "pretrain", "pretrain", 0.8),
+            make_run_dir(tmp_path, "baseline", "baseline", 0.5),
+            make_run_dir(tmp_path, "scratch", "scratch", 0.6),
+            make_run_dir(tmp_path, "finetune", "finetune", 0.7)]
+    curve = synthetic_curve(tmp_path / "curve", transfer_better=True)
+    return runs, curve
+
+
+# ------------------------------------------------------------------ report from hand-made runs
+
+def test_report_numbers_match_run_json_and_figures_are_pngs(handmade, tmp_path):
+    runs, curve = handmade
+    out = tmp_path / "report"
+    md_path = build_report(runs, out, curve, n_boot=50, progress=False)
+    markdown = md_path.read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+
+    for run_dir in runs:
+        run = json.loads((run_dir / "run.json").read_text())
+        test = run["metrics"]["test"]
+        (row,) = table_rows(section(markdown, "## Comparison on the test split"), run_dir.name)
+        metric_cells = row[5:8]
+        for cell, metric in zip(metric_cells, ("accuracy", "balanced_accuracy", "macro_f1")):
+            assert cell.split(" ")[0] == fmt(test[metric]), (run_dir.name, metric, cell)
+            low, high = map(float, re.findall(r"\[(\S+), (\S+)\]", cell)[0])
+            assert low <= high
+        for label, values in test["per_class"].items():   # per-class table of this run
+            assert any(r[1] == fmt(values["precision"]) and r[2] == fmt(values["recall"])
+                       for r in table_rows(section(markdown, f"### Run `{run_dir.name}`"), label))
+
+    figures = sorted((out / "figures").glob("*.png"))
+    names = {f.name for f in figures}
+    assert {"learning_curve.png", "confusion_finetune.png", "training_finetune.png", "confusion_baseline.png"} <= names
+    assert "training_baseline.png" not in names          # no epochs for the baseline
+    for figure in figures:
+        assert_valid_png(figure)
+        assert f"figures/{figure.name}" in markdown and f'src="figures/{figure.name}"' in html
+    # no checkpoint in the hand-made pretrain run: the embedding figure is skipped, and the report says why
+    assert "Embedding figure skipped" in markdown
+
+
+def test_answer_is_generated_from_the_curve(tmp_path):
+    better = summarize_curve(pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str}))
+    worse = summarize_curve(pd.read_csv(synthetic_curve(tmp_path / "b", False) / "curve.csv", dtype={"size": str}))
+    yes, no = transfer_answer(better), transfer_answer(worse)
+    assert yes != no
+    assert yes.startswith("Yes — both with the least and with the most target data the best transfer mode "
+                          "beat scratch and baseline")
+    assert no.startswith("No — both with the least and with the most target data the best transfer mode "
+                         "lost to scratch and baseline")
+    assert "confirms" in yes or "more than the capstone" in yes
+    assert "refutes" in no
+    # the numbers quoted are the curve's: finetune at 5 per class, mean over the three seeds
+    ft5 = better[(better.series == "finetune") & (better["size"] == "5")].iloc[0]
+    assert fmt(ft5["balanced_accuracy_mean"]) in yes
+    assert yes.count(".") >= 1 and "\n" not in yes
+
+
+def test_answer_when_differences_are_within_seed_spread(tmp_path):
+    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
+    noisy = df.copy()
+    noisy["balanced_accuracy"] = 0.5 + 0.2 * (noisy["seed"] - 1)   # identical means, large spread
+    answer = transfer_answer(summarize_curve(noisy))
+    assert answer.startswith("No — ") and "was within the seed spread of scratch and baseline" in answer
+    assert "+0.000" in answer
+
+
+def test_answer_without_transfer_runs(tmp_path):
+    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
+    only_scratch = summarize_curve(df[df["mode"].isin(["scratch", "baseline"])])
+    assert "cannot say whether transfer helped" in transfer_answer(only_scratch)
+
+
+def test_report_says_when_speakers_are_unknown(tmp_path):
+    run = make_run_dir(tmp_path, "cv1", "scratch", 0.6, speaker_ids=False)
+    markdown = build_report([run], tmp_path / "report", n_boot=20, progress=False).read_text()
+    assert "speaker-disjointness of its splits cannot be guaranteed" in markdown
+    assert "does not answer whether transfer helped" in markdown   # no curve given
+
+
+def test_report_rejects_a_directory_without_run_json(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AccentError, match="run.json"):
+        build_report([tmp_path / "empty"], tmp_path / "report", progress=False)
+
+
+def test_curve_sizes_are_parsed_and_capped():
+    assert parse_sizes("20,5,all,5") == [5, 20, ALL]
+    assert cap_sizes([5, 10, 50, ALL], largest_class=30) == ([5, 10, ALL], [50])
+    assert cap_sizes([5, 50], largest_class=30) == ([5, ALL], [50])
+    assert cap_sizes([5, 10], largest_class=30) == ([5, 10], [])
+    with pytest.raises(AccentError, match="--sizes"):
+        parse_sizes("5,ten")
