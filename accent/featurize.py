@@ -12,6 +12,8 @@ Design choices:
 - Rerunning on a complete store with the same config and manifest does nothing. With a changed
   manifest (new rows, new splits), clips already in the journal are reused and only new ones are
   computed; index.csv and the train-split statistics are rewritten from the new manifest.
+- A skipped clip stays skipped in its FEATDIR (its journal line says why); after fixing the file,
+  give it a new utt_id or path, or featurize into a new folder.
 - ``--shard i/n`` takes the i-th of n contiguous blocks of manifest rows (block i holds rows
   ``[i*N//n, (i+1)*N//n)``), so `accent merge` concatenates shards in block order and gets exactly
   the frames, index and statistics of a single run.

@@ -61,8 +61,8 @@ def confusion_figure(confusion, labels: list[str], title: str, path: str | Path)
     return save_figure(fig, path)
 
 
-def training_figure(history: list[dict], title: str, path: str | Path) -> Path:
-    """Train loss and validation accuracy per epoch, side by side."""
+def training_figure(history: list[dict], title: str, path: str | Path, best_epoch: int | None = None) -> Path:
+    """Train loss and validation accuracy per epoch, side by side; a dotted line at the kept epoch."""
     from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
@@ -76,6 +76,10 @@ def training_figure(history: list[dict], title: str, path: str | Path) -> Path:
     val_ax.set_xlabel("epoch")
     for ax in (loss_ax, val_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", ls=":", lw=1)
+    if best_epoch is not None:
+        val_ax.plot([], [], color="grey", ls=":", lw=1, label=f"best epoch ({best_epoch})")
     val_ax.set_ylabel("validation score")
     val_ax.set_title("validation", fontsize=10)
     val_ax.legend(fontsize=8)

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,7 +200,10 @@ def speaker_intervals(record: RunRecord, n_boot: int) -> dict | None:
         return None
     from accent.evaluate import bootstrap_intervals
 
-    return bootstrap_intervals(record.test_predictions, list(record.run.get("labels") or []), n_boot=n_boot, seed=0)
+    with warnings.catch_warnings():   # a resample that misses a class is expected, not news
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return bootstrap_intervals(record.test_predictions, list(record.run.get("labels") or []),
+                                   n_boot=n_boot, seed=0)
 
 
 def confusion_of(record: RunRecord) -> tuple[np.ndarray, list[str]] | None:
@@ -298,7 +302,7 @@ def run_section(doc: Document, rec: RunRecord, ci: dict | None, out: Path) -> No
     history = run.get("history") or []
     if history:
         rel = f"{FIGURES}/training_{rec.slug}.png"
-        plots.training_figure(history, f"{rec.name}: training", out / rel)
+        plots.training_figure(history, f"{rec.name}: training", out / rel, best_epoch=run.get("best_epoch"))
         doc.image(rel, f"training curves of {rec.name}")
 
 

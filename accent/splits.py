@@ -13,8 +13,12 @@ from accent.errors import AccentError
 
 
 def speaker_labels(df: pd.DataFrame) -> pd.Series:
-    """Each speaker's label (the most frequent one if a speaker has several), sorted by speaker."""
-    return df.groupby("speaker")["label"].agg(lambda s: s.value_counts().index[0]).sort_index()
+    """Each speaker's label (the most frequent one; ties go to the first label alphabetically), sorted by speaker.
+
+    Vectorised: a per-speaker Python lambda takes minutes on full Common Voice (~90k speakers)."""
+    counts = df.groupby(["speaker", "label"]).size().reset_index(name="n")
+    counts = counts.sort_values(["speaker", "n", "label"], ascending=[True, False, True], kind="stable")
+    return counts.drop_duplicates("speaker").set_index("speaker")["label"].sort_index()
 
 
 def _split_counts(n: int, val_frac: float, test_frac: float) -> tuple[int, int]:

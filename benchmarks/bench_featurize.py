@@ -129,12 +129,16 @@ def accent_shares(files: list[Path], cfg: FeatureConfig) -> dict[str, float]:
     return t
 
 
+# The parent's peak is read from /proc (VmHWM): its ru_maxrss would include the peak of the
+# process that exec'ed it (this benchmark, which has torch loaded). Workers are forked by the
+# small featurize parent, so RUSAGE_CHILDREN gives the largest worker's own peak.
 PEAK_CODE = """
 import json, resource, sys
 from accent.featurize import featurize
 from accent.manifest import read_manifest
 featurize(read_manifest(sys.argv[1]), sys.argv[2], workers={workers}, progress=False)
-print(json.dumps({{"parent_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({{"parent_mb": hwm_kb / 1024,
                   "largest_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
 """
 

@@ -6,8 +6,9 @@ Feature sets: ``baseline`` (MFCC statistics of the stored log-mels), ``resemblyz
 embedding), ``fusion`` (both side by side), and with ``--cnn-run`` our pretrained CNN
 (``accent:RUNDIR``) alone and fused with the other two (a RUNDIR path must not contain '+'). Each is scored with the same classifier
 (StandardScaler fit on the training folds, then class-balanced logistic regression) over
-speaker-disjoint, label-stratified folds (accent.splits.speaker_kfold). Prints a markdown table:
-balanced accuracy and accuracy, mean ± std over folds.
+speaker-disjoint, label-stratified folds (accent.splits.speaker_kfold), repeated over several
+fold-assignment seeds because 108 recordings make single folds noisy. Prints a markdown table:
+balanced accuracy and accuracy, mean ± std over all test folds.
 
 The clips are featurized once into ``--work`` (a normal feature store, default config) and the
 embeddings are cached there, so a rerun only refits the classifiers.
@@ -81,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="feature store and embedding cache")
     parser.add_argument("--cnn-run", help="RUNDIR of a pretrained accent CNN to include")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="first fold-assignment seed")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="repeat the k-fold CV with seeds seed..seed+repeats-1 (folds are small and noisy)")
     parser.add_argument("--workers", type=int, default=2, help="featurize processes")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the backbones")
     args = parser.parse_args(argv)
@@ -91,18 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = prepare_store(args.root, args.work, args.workers)
         y = store.index["label"].to_numpy()
-        folds = speaker_kfold(store.index, k=args.folds, seed=args.seed).to_numpy()
+        seeds = range(args.seed, args.seed + args.repeats)
+        assignments = [speaker_kfold(store.index, k=args.folds, seed=s).to_numpy() for s in seeds]
         rows = []
         for title, spec in feature_sets(args.cnn_run).items():
             _, X = recording_embeddings(spec, store)
-            rows.append((title, X.shape[1], cross_validate(X, y, folds, args.seed)))
+            runs = [cross_validate(X, y, folds, s) for folds, s in zip(assignments, seeds)]
+            scores = {m: np.concatenate([r[m] for r in runs]) for m in ("balanced_accuracy", "accuracy")}
+            rows.append((title, X.shape[1], {**scores, "n": runs[0]["n"]}))
     except AccentError as exc:
         print(f"compare_saa: error: {exc}", file=sys.stderr)
         return 2
     counts = store.index["label"].value_counts()
     print(f"\n{len(store.index)} recordings, {store.index['speaker'].nunique()} speakers, {len(counts)} native "
-          f"languages ({', '.join(f'{k} {v}' for k, v in counts.items())}); {args.folds}-fold speaker-disjoint CV, "
-          f"seed {args.seed}; chance balanced accuracy {1 / len(counts):.3f}\n")
+          f"languages ({', '.join(f'{k} {v}' for k, v in counts.items())}); {args.folds}-fold speaker-disjoint CV "
+          f"repeated with seeds {args.seed}..{args.seed + args.repeats - 1}, mean ± std over the "
+          f"{args.folds * args.repeats} test folds; chance balanced accuracy {1 / len(counts):.3f}\n")
     print("| features | dim | balanced accuracy | accuracy | recordings |")
     print("|---|---:|---:|---:|---:|")
     for title, dim, s in rows:

@@ -60,7 +60,7 @@ def make_tiny_store(root, classes: list[int], speakers: dict[str, int], seed: in
         for split, n_spk in speakers.items():
             for s in range(n_spk):
                 spk = f"c{c}_{split}_{s}_{seed}"
-                colour = _smooth(rng.normal(0, 1.2, n_mels)) + channel
+                colour = _smooth(rng.normal(0, 1.2, TINY_N_MELS)) + channel
                 for u in range(clips_per_speaker):
                     utt = f"{spk}_u{u}"
                     x = tiny_logmel(rng, templates, weights[c], colour, int(rng.integers(*frames)))

@@ -296,6 +296,18 @@ def test_user_manifest_resolves_paths_and_uses_own_splits(tmp_path):
     assert set(manifest["utt_id"]) == {f"audio-clip{i}" for i in range(6)}
 
 
+def test_user_manifest_bad_split_value_and_speaker_column(tmp_path):
+    for i in range(3):
+        write_wav(tmp_path / f"c{i}.wav")
+    table = tmp_path / "mine.tsv"
+    write_tsv(table, ["path", "accent", "speaker", "split"],
+              [[f"c{i}.wav", "x", "alice" if i < 2 else "bob", "holdout" if i == 2 else "train"] for i in range(3)])
+    df, log = load_user_manifest(table, label_column="accent")
+    assert df.groupby("speaker").size().to_dict() == {"alice": 2, "bob": 1} and not log.notes
+    with pytest.raises(AccentError, match="holdout"):
+        load_user_manifest(table, label_column="accent", release_splits=True)
+
+
 def test_manifest_cli_writes_readable_manifest_and_prints_summary(saa_root, tmp_path, capsys):
     out = tmp_path / "out" / "saa.csv"
     assert main(["manifest", "--corpus", "saa", "--root", str(saa_root), "--out", str(out)]) == 0
@@ -384,13 +396,14 @@ def test_real_commonvoice_v1_kaggle():
     root = real("commonvoice-v1-kaggle")
     with open(root / "cv-valid-test.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    present = [r for r in rows if (root / r["filename"]).is_file()]
+    voted_up = [r for r in rows if int(r["down_votes"]) <= int(r["up_votes"])]
+    labelled = [r for r in voted_up if r["accent"] != ""]
     df, log = load_commonvoice(root)
     assert log.rows_read == len(rows) == 1542
-    assert len(df) == sum(r["accent"] != "" for r in present) > 0
-    assert log.dropped["no accent"] == sum(r["accent"] == "" for r in rows
-                                          if int(r["down_votes"]) <= int(r["up_votes"]))
-    assert log.dropped["audio file missing"] + len(df) + sum(log.dropped.values()) - log.dropped["audio file missing"] == 1542
+    assert log.dropped["more down-votes than up-votes"] == len(rows) - len(voted_up)
+    assert log.dropped["no accent"] == len(voted_up) - len(labelled)
+    assert len(df) == sum((root / r["filename"]).is_file() for r in labelled) > 0
+    assert log.dropped["audio file missing"] == len(labelled) - len(df)
     assert df["duration_s"].isna().all()  # the published duration column is empty
     assert any("no speaker ids" in note for note in log.notes)
 

@@ -138,7 +138,7 @@ def handmade(tmp_path):
 def test_report_numbers_match_run_json_and_figures_are_pngs(handmade, tmp_path):
     runs, curve = handmade
     out = tmp_path / "report"
-    md_path = build_report(runs, out, curve, n_boot=50, progress=False)
+    md_path = build_report(runs, out, curve, n_boot=20, progress=False)
     markdown = md_path.read_text(encoding="utf-8")
     html = (out / "report.html").read_text(encoding="utf-8")
 
@@ -218,3 +218,124 @@ def test_curve_sizes_are_parsed_and_capped():
     assert cap_sizes([5, 10], largest_class=30) == ([5, 10], [])
     with pytest.raises(AccentError, match="--sizes"):
         parse_sizes("5,ten")
+
+
+def test_answer_with_mixed_outcome(tmp_path):
+    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
+    df.loc[df["mode"] == "baseline", "balanced_accuracy"] += 0.5      # baseline now beats everything
+    answer = transfer_answer(summarize_curve(df))
+    assert answer.startswith("Partly — ") or answer.startswith("No — ")
+    assert "beat scratch but lost to baseline" in answer
+
+
+# ------------------------------------------------------------------ tiny real runs: curve, report, predict
+
+REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "real-samples" / "commonvoice-6.1-en" / "common_voice_en_651325.mp3"
+
+
+@pytest.fixture(scope="module")
+def experiment(tiny_stores, tmp_path_factory):
+    """A 1-epoch pretrained source, a 1-epoch fine-tuned target run and a small curve (baseline and
+    extract: the fast modes; sizes 1 and 50 per class, where 50 exceeds the train split)."""
+    import torch
+
+    from accent.cli import main
+    from accent.train import pretrain
+    from accent.transfer import run_transfer
+
+    torch.set_num_threads(1)
+    base = tmp_path_factory.mktemp("experiment")
+    source, finetune, curve = base / "pretrain", base / "finetune", base / "curve"
+    pretrain(tiny_stores["source"], source, max_epochs=1, progress=False)
+    run_transfer(tiny_stores["target"], "finetune", finetune, source=source, max_epochs=1, progress=False)
+    args = ["curve", "--source", str(source), "--features", tiny_stores["target"], "--out", str(curve),
+            "--sizes", "1,50", "--seeds", "0,1,2", "--modes", "baseline,extract", "--quiet"]
+    assert main(args) == 0
+    return {"source": source, "finetune": finetune, "curve": curve, "curve_args": args}
+
+
+def test_curve_caps_sizes_records_every_run_and_resumes(experiment):
+    from accent.cli import main
+
+    curve = experiment["curve"]
+    table = pd.read_csv(curve / "curve.csv", dtype={"size": str})
+    assert len(table) == 2 * 2 * 3                               # 2 sizes x 2 modes x 3 seeds
+    assert set(table["size"]) == {"1", ALL}                      # 50 per class > train split: run as 'all'
+    assert json.loads((curve / "curve.json").read_text())["capped_sizes"] == [50]
+    for _, row in table.iterrows():
+        run = json.loads((curve / row["run_dir"] / "run.json").read_text())
+        assert row["balanced_accuracy"] == pytest.approx(run["metrics"]["test"]["balanced_accuracy"])
+        assert row["n_train_recordings"] == run["n_train_recordings"]
+    small = table[table["size"] == "1"]["n_train_recordings"]
+    assert (small == 3).all() and (table[table["size"] == ALL]["n_train_recordings"] > 3).all()
+
+    stamps = {p: p.stat().st_mtime_ns for p in curve.glob("*/*/*/run.json")}
+    assert main(experiment["curve_args"]) == 0                   # rerun: every run is already finished
+    assert {p: p.stat().st_mtime_ns for p in curve.glob("*/*/*/run.json")} == stamps
+    pd.testing.assert_frame_equal(pd.read_csv(curve / "curve.csv", dtype={"size": str}), table)
+
+
+def test_report_from_real_runs(experiment, tmp_path):
+    curve = experiment["curve"]
+    runs = [experiment["source"], experiment["finetune"], curve / "baseline" / "nall" / "seed0",
+            curve / "extract" / "nall" / "seed0"]
+    out = tmp_path / "report"
+    markdown = build_report(runs, out, curve, n_boot=30, progress=False).read_text()
+    comparison = section(markdown, "## Comparison on the test split")
+    for run_dir in runs:
+        run = json.loads((run_dir / "run.json").read_text())
+        name = run_dir.name if run_dir.parent.parent.parent != curve else f"curve/{run_dir.relative_to(curve)}"
+        (row,) = table_rows(comparison, name)
+        assert [c.split(" ")[0] for c in row[5:8]] == [fmt(run["metrics"]["test"][m])
+                                                      for m in ("accuracy", "balanced_accuracy", "macro_f1")]
+    summary = summarize_curve(pd.read_csv(curve / "curve.csv", dtype={"size": str}))
+    curve_rows = table_rows(section(markdown, "## Learning curve"), "extract")
+    assert [r[5].split(" ")[0] for r in curve_rows] == [fmt(v) for v in
+                                                        summary[summary.series == "extract"]["balanced_accuracy_mean"]]
+    assert "Embedding figure skipped" not in markdown
+    for name in ("embeddings.png", "learning_curve.png", "training_pretrain.png", "training_finetune.png",
+                 "confusion_pretrain.png", "confusion_curve_extract_nall_seed0.png"):
+        assert_valid_png(out / "figures" / name)
+
+
+def _write_tone(path: Path, sample_rate: int, seconds: float = 1.5) -> Path:
+    import soundfile as sf
+
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    wave = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    sf.write(path, wave.astype(np.float32), sample_rate)
+    return path
+
+
+def test_predict_gives_distributions_for_every_mode_and_reports_bad_files(experiment, tmp_path, capsys):
+    from accent.cli import main
+    from accent.predict import predict_files
+
+    good = [_write_tone(tmp_path / "tone8k.wav", 8000), _write_tone(tmp_path / "tone44k.flac", 44100)]
+    if REAL_CLIP.is_file():
+        good.append(REAL_CLIP)
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"this is not audio" * 10)
+    curve = experiment["curve"]
+    for run_dir in (experiment["source"], experiment["finetune"], curve / "baseline" / "n1" / "seed0",
+                    curve / "extract" / "nall" / "seed0"):
+        labels = json.loads((run_dir / "run.json").read_text())["labels"]
+        results = predict_files(run_dir, [good[0], broken, *good[1:]], k=2)
+        assert [r["path"] for r in results] == [str(p) for p in [good[0], broken, *good[1:]]]
+        assert "broken.mp3" in results[1]["error"] and "top" not in results[1]
+        for res in (r for r in results if "error" not in r):
+            assert list(res["probabilities"]) == labels
+            assert sum(res["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+            assert all(0.0 <= p <= 1.0 for p in res["probabilities"].values())
+            top = [t["probability"] for t in res["top"]]
+            assert len(top) == 2 and top == sorted(top, reverse=True) and top[0] == max(res["probabilities"].values())
+
+    status = main(["predict", "--model", str(experiment["finetune"]), "--top-k", "3", "--json", str(good[0]), str(broken)])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.count("accent predict: error:") == 1 and "broken.mp3" in captured.err
+    scored, failed = json.loads(captured.out)
+    assert len(scored["top"]) == 3 and "error" in failed
+    assert main(["predict", "--model", str(experiment["finetune"]), str(good[0])]) == 0
+    assert str(good[0]) in capsys.readouterr().out
+    assert main(["predict", "--model", str(tmp_path / "no-such-run"), str(good[0])]) == 2

@@ -96,7 +96,9 @@ def load_commonvoice(root: str | Path, *, label_column: str | None = None, label
 def clip_durations(df: pd.DataFrame, root: Path) -> pd.Series:
     """Seconds from the metadata: v1's ``duration`` column (empty in reality) or a release's
     ``clip_durations.tsv``; NaN where unknown (featurize measures them)."""
-    seconds = pd.to_numeric(df["duration"], errors="coerce") if "duration" in df else pd.Series(float("nan"), index=df.index)
+    seconds = pd.Series(float("nan"), index=df.index)
+    if "duration" in df:
+        seconds = pd.to_numeric(df["duration"], errors="coerce")
     table_path = root / CLIP_DURATIONS
     if table_path.is_file() and seconds.isna().any():
         table = read_table(table_path, sep="\t", quoting=csv.QUOTE_NONE, required=("clip", "duration[ms]"))
@@ -198,7 +200,7 @@ def assign_labels(df: pd.DataFrame, label_column: str | None, label_map, log: Dr
         return df.assign(label=df["label_raw"])
 
     resolved = {value: bucket_of(value, mapping) for value in df["label_raw"].unique()}
-    if label_map is not None and all(reason == UNMAPPED for _, reason in resolved.values()):
+    if label_map is not None and resolved and all(reason == UNMAPPED for _, reason in resolved.values()):
         example = next(iter(resolved), "")
         raise AccentError(f"{map_name} maps none of the {len(resolved)} {what} values in {source.parent} "
                           f"(for example {example!r}): check its first column")
