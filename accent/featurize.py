@@ -37,13 +37,12 @@ from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, log_mel, preprocess
 from accent.manifest import read_manifest
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, FeatureStore,
-                          StoreWriter, manifest_hash, read_store_json, write_store_files)
+                          StoreWriter, manifest_hash, read_frames, read_store_json, write_store_files)
 
 SILENT_RMS = 1e-4          # -80 dBFS: below this a decoded clip is treated as silence
 COMMIT_EVERY_CLIPS = 64    # journal commits (two fsyncs) at most this many clips apart...
 COMMIT_EVERY_S = 2.0       # ...or this many seconds apart, whichever comes first
 CHUNKSIZE = 2              # clips per task sent to a worker: small keeps slow clips from bunching
-COPY_FRAMES_PER_WRITE = 1 << 16  # frames copied per write when merging
 
 
 # -- one clip ------------------------------------------------------------------------------------
@@ -236,15 +235,13 @@ def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
     tmp = out / (FRAMES_FILE + ".tmp")
     with open(tmp, "wb") as fh:
         for store in stores:
-            for i in range(len(store)):
-                frames = store.frames(i)
-                for start in range(0, len(frames), COPY_FRAMES_PER_WRITE):
-                    fh.write(np.ascontiguousarray(frames[start:start + COPY_FRAMES_PER_WRITE]).tobytes())
-                offsets.append(end)
-                row = store.index.iloc[i]
-                journal.append({"utt_id": row["utt_id"], "path": row["path"], "offset": end,
-                                "n_frames": int(len(frames)), "duration_s": float(row["duration_s"])})
-                end += len(frames)
+            with open(store.root / FRAMES_FILE, "rb") as src:
+                for row in store.index.itertuples(index=False):
+                    fh.write(read_frames(src, row.offset, row.n_frames, cfg.n_mels).tobytes())
+                    offsets.append(end)
+                    journal.append({"utt_id": row.utt_id, "path": row.path, "offset": end,
+                                    "n_frames": int(row.n_frames), "duration_s": float(row.duration_s)})
+                    end += int(row.n_frames)
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(out / FRAMES_FILE)

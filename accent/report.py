@@ -440,7 +440,7 @@ def curve_section(doc: Document, curve_dir: Path, out: Path) -> str:
              "at the top is generated from this table: a difference is called beyond the seed spread when it "
              "exceeds the sum of the two standard deviations."]
     if plan.get("capped_sizes"):
-        notes.append(f"sizes {', '.join(map(str, plan['capped_sizes']))} per class reach the largest train class "
+        notes.append(f"size(s) {', '.join(map(str, plan['capped_sizes']))} per class reach the largest train class "
                      f"({plan.get('largest_train_class')} recordings) and were run once as 'all'.")
     if plan.get("folds"):
         notes.append(f"each point is {plan['folds']}-fold speaker-disjoint cross-validation.")

@@ -43,7 +43,6 @@ INDEX_COLUMNS = ["utt_id", "label", "speaker", "split", "offset", "n_frames", "p
                  "corpus", "text"]
 ERROR_COLUMNS = ["utt_id", "path", "reason"]
 STD_FLOOR = 1e-5          # keeps normalisation finite for a constant mel bin
-STATS_ROWS_PER_CHUNK = 256  # clips summed per float64 accumulation step
 
 
 def _featurize_hint(root: Path) -> str:
@@ -151,7 +150,20 @@ class FeatureStore:
         return np.asarray(frames[(start + np.arange(n)) % length], dtype=np.float32)
 
 
-def train_stats(frames: np.ndarray, index: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, str]:
+def read_frames(fh, offset: int, n_frames: int, n_mels: int) -> np.ndarray:
+    """Frames ``[offset, offset + n_frames)`` read from an open frames file, as a fresh float16 array.
+
+    Whole-store passes (statistics, merging) read through a file handle instead of the memory map:
+    pages of a map count as resident memory of the process, so a pass over a large store through
+    ``np.memmap`` would make peak memory grow with the corpus.
+    """
+    row_bytes = n_mels * np.dtype(DTYPE).itemsize
+    fh.seek(offset * row_bytes)
+    data = fh.read(n_frames * row_bytes)
+    return np.frombuffer(data, dtype=DTYPE).reshape(n_frames, n_mels)
+
+
+def train_stats(root: Path, n_mels: int, index: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-bin mean and std over train-split frames (all frames when there is no train row).
 
     Sums run in float64 in index order, so two stores with the same frames and index (a single
@@ -160,15 +172,15 @@ def train_stats(frames: np.ndarray, index: pd.DataFrame) -> tuple[np.ndarray, np
     train = index["split"] == "train"
     used = "train" if train.any() else "all"
     rows = index[train] if train.any() else index
-    n_mels = frames.shape[1]
     total = np.zeros(n_mels, np.float64)
     total_sq = np.zeros(n_mels, np.float64)
     count = 0
-    for offset, length in zip(rows["offset"].to_numpy(np.int64), rows["n_frames"].to_numpy(np.int64)):
-        x = np.asarray(frames[offset:offset + length], dtype=np.float64)
-        total += x.sum(axis=0)
-        total_sq += np.square(x).sum(axis=0)
-        count += int(length)
+    with open(root / FRAMES_FILE, "rb") as fh:
+        for offset, length in zip(rows["offset"].to_numpy(np.int64), rows["n_frames"].to_numpy(np.int64)):
+            x = read_frames(fh, int(offset), int(length), n_mels).astype(np.float64)
+            total += x.sum(axis=0)
+            total_sq += np.square(x).sum(axis=0)
+            count += int(length)
     if count == 0:
         return np.zeros(n_mels, np.float32), np.ones(n_mels, np.float32), used
     mean = total / count
@@ -317,9 +329,7 @@ class StoreWriter:
 def write_store_files(root: Path, cfg: FeatureConfig, index: pd.DataFrame, errors: pd.DataFrame,
                       total_frames: int, extra_meta: dict) -> dict:
     """Finish a store whose frames.f16 is in place: stats, index, errors, README, then store.json."""
-    frames = frames_memmap(root, total_frames, cfg.n_mels)
-    mean, std, stats_rows = train_stats(frames, index)
-    del frames
+    mean, std, stats_rows = train_stats(root, cfg.n_mels, index)
     buf_path = root / (STATS_FILE + ".tmp.npz")
     np.savez(buf_path, mean=mean, std=std)
     buf_path.replace(root / STATS_FILE)

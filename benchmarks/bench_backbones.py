@@ -53,10 +53,11 @@ def mfcc_embedder():
     return lambda wave: mfcc_statistics(log_mel(preprocess(wave, cfg), cfg))
 
 
-def embedders() -> list[tuple[str, str, object]]:
-    """(name, note, embed function) for every backbone, loaded before timing."""
-    out = [("mfcc", "", mfcc_embedder())]
-    for name in BACKBONES:
+def embedders(only: list[str] | None) -> list[tuple[str, str, object]]:
+    """(name, note, embed function) for each backbone asked for, loaded before timing."""
+    wanted = lambda name: not only or name in only  # noqa: E731
+    out = [("mfcc", "", mfcc_embedder())] if wanted("mfcc") else []
+    for name in filter(wanted, BACKBONES):
         try:
             out.append((name, "", get_backbone(name).embed_waveform))
         except AccentError:
@@ -79,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{what}, {audio_s:.0f} s of audio; torch threads {args.threads}\n")
     print("| backbone | dim | recordings/s | audio s/s | note |")
     print("|---|---:|---:|---:|---|")
-    for name, note, embed in embedders():
-        if args.only and name not in args.only:
-            continue
+    for name, note, embed in embedders(args.only):
         embed(waves[0][:SR])  # warm-up: lazy initialisation and allocator
         start = time.perf_counter()
         dim = len(embed(waves[0]))

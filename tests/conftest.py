@@ -28,7 +28,7 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 def _world(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(WORLD_SEED)
     templates = _smooth(rng.normal(0, 1.0, (N_TEMPLATES, TINY_N_MELS)))
-    logits = rng.normal(0, 1.3, (n_classes, N_TEMPLATES))
+    logits = rng.normal(0, 2.0, (n_classes, N_TEMPLATES))
     weights = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     return templates, weights
 

@@ -230,6 +230,7 @@ def test_answer_with_mixed_outcome(tmp_path):
 
 # ------------------------------------------------------------------ tiny real runs: curve, report, predict
 
+TINY_MODEL = {"channels": [16, 16], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 32, "embed_dim": 16}
 REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "real-samples" / "commonvoice-6.1-en" / "common_voice_en_651325.mp3"
 
 
@@ -246,7 +247,7 @@ def experiment(tiny_stores, tmp_path_factory):
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("experiment")
     source, finetune, curve = base / "pretrain", base / "finetune", base / "curve"
-    pretrain(tiny_stores["source"], source, max_epochs=1, progress=False)
+    pretrain(tiny_stores["source"], source, crop_s=1.0, max_epochs=1, progress=False, model_overrides=TINY_MODEL)
     run_transfer(tiny_stores["target"], "finetune", finetune, source=source, max_epochs=1, progress=False)
     args = ["curve", "--source", str(source), "--features", tiny_stores["target"], "--out", str(curve),
             "--sizes", "1,50", "--seeds", "0,1,2", "--modes", "baseline,extract", "--quiet"]

@@ -41,18 +41,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
 from accent.errors import AccentError
 
 GENERATOR_VERSION = 1
 PARAMS_FILE = "synth.json"
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SENTENCES_FILE = DATA_DIR / "sentences.txt"
-STELLA_PASSAGE = (
-    "Please call Stella. Ask her to bring these things with her from the store: "
-    "Six spoons of fresh snow peas, five thick slabs of blue cheese, and maybe a snack for her brother Bob. "
-    "We also need a small plastic snake and a big toy frog for the kids. "
-    "She can scoop these things into three red bags, and we will go meet her Wednesday at the train station."
-)
 SAA_HEADER = ["age", "age_onset", "birthplace", "filename", "native_language", "sex", "speakerid",
               "country", "file_missing?", "", "", ""]
 CV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes",
@@ -72,7 +67,6 @@ GAIN_DB = (-14.0, -1.0)       # peak level of the finished clip
 CV_CLIPS_PER_SPEAKER = (3, 6)
 SOX_HEADROOM_DB = -8  # before the effects, so sox never clips; the level is set afterwards
 MP3_KBPS = {16000: 32, 22050: 40, 44100: 64}
-CV_CLIP_MAX_S = 7.5
 
 
 @dataclass(frozen=True)
@@ -81,8 +75,7 @@ class Accent:
 
     voices: tuple[tuple[str, float], ...]
     phoneme_map: str | None = None  # name in L1_SUBSTITUTIONS: speak rewritten English phonemes
-    country: str = ""               # SAA birth country / CV metadata
-    cities: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()    # SAA birthplaces ("city, country") for non-English voices
     cv_accent: str = ""             # Common Voice 17+ free-text accent (cv layout)
 
 
@@ -106,31 +99,32 @@ L1_SUBSTITUTIONS: dict[str, dict[str, str]] = {
 ENGLISH_VOICES = (("en-us", 0.55), ("en-us-nyc", 0.1), ("en-gb", 0.15), ("en-gb-x-rp", 0.15),
                   ("en-gb-scotland", 0.05))
 SAA_ACCENTS: dict[str, Accent] = {
-    "english": Accent(ENGLISH_VOICES, country="usa", cities=("chicago, illinois, usa", "london, uk",
-                      "boston, massachusetts, usa", "manchester, uk", "edinburgh, uk", "seattle, washington, usa")),
-    "spanish": Accent((("es", 0.5), ("es-419", 0.5)), country="spain", cities=("madrid, spain", "mexico city, mexico", "bogota, colombia")),
-    "arabic": Accent((("ar", 1.0),), "arabic", country="egypt", cities=("cairo, egypt", "amman, jordan", "riyadh, saudi arabia")),
-    "mandarin": Accent((("cmn", 1.0),), country="china", cities=("beijing, china", "shanghai, china", "taipei, taiwan")),
-    "french": Accent((("fr-fr", 1.0),), country="france", cities=("paris, france", "lyon, france", "marseille, france")),
-    "portuguese": Accent((("pt-br", 0.7), ("pt", 0.3)), country="brazil", cities=("sao paulo, brazil", "lisbon, portugal", "recife, brazil")),
-    "russian": Accent((("ru", 1.0),), "russian", country="russia", cities=("moscow, russia", "novosibirsk, russia", "kazan, russia")),
-    "dutch": Accent((("nl", 1.0),), country="netherlands", cities=("amsterdam, netherlands", "utrecht, netherlands")),
-    "turkish": Accent((("tr", 1.0),), country="turkey", cities=("istanbul, turkey", "ankara, turkey", "izmir, turkey")),
-    "german": Accent((("de", 1.0),), country="germany", cities=("berlin, germany", "munich, germany", "hamburg, germany")),
-    "polish": Accent((("pl", 1.0),), country="poland", cities=("warsaw, poland", "krakow, poland", "gdansk, poland")),
-    "hindi": Accent((("hi", 1.0),), "hindi", country="india", cities=("delhi, india", "lucknow, india", "jaipur, india")),
+    "english": Accent(ENGLISH_VOICES),  # birthplace follows the voice: see _saa_origin
+    "spanish": Accent((("es", 0.5), ("es-419", 0.5)),
+                      cities=("madrid, spain", "mexico city, mexico", "bogota, colombia")),
+    "arabic": Accent((("ar", 1.0),), "arabic", cities=("cairo, egypt", "amman, jordan", "riyadh, saudi arabia")),
+    "mandarin": Accent((("cmn", 1.0),), cities=("beijing, china", "shanghai, china", "taipei, taiwan")),
+    "french": Accent((("fr-fr", 1.0),), cities=("paris, france", "lyon, france", "marseille, france")),
+    "portuguese": Accent((("pt-br", 0.7), ("pt", 0.3)),
+                         cities=("sao paulo, brazil", "lisbon, portugal", "recife, brazil")),
+    "russian": Accent((("ru", 1.0),), "russian", cities=("moscow, russia", "novosibirsk, russia", "kazan, russia")),
+    "dutch": Accent((("nl", 1.0),), cities=("amsterdam, netherlands", "utrecht, netherlands")),
+    "turkish": Accent((("tr", 1.0),), cities=("istanbul, turkey", "ankara, turkey", "izmir, turkey")),
+    "german": Accent((("de", 1.0),), cities=("berlin, germany", "munich, germany", "hamburg, germany")),
+    "polish": Accent((("pl", 1.0),), cities=("warsaw, poland", "krakow, poland", "gdansk, poland")),
+    "hindi": Accent((("hi", 1.0),), "hindi", cities=("delhi, india", "lucknow, india", "jaipur, india")),
 }
 # Real SAA is imbalanced (English ~28 %): keep a mild version of that.
 SAA_SPEAKERS = {name: 20 for name in SAA_ACCENTS} | {"english": 28}
 
 CV_ACCENTS: dict[str, Accent] = {
-    "us": Accent((("en-us", 0.85), ("en-us-nyc", 0.15)), country="usa", cv_accent="United States English"),
+    "us": Accent((("en-us", 0.85), ("en-us-nyc", 0.15)), cv_accent="United States English"),
     "england": Accent((("en-gb", 0.4), ("en-gb-x-rp", 0.3), ("en-gb-x-gbclan", 0.15), ("en-gb-x-gbcwmd", 0.15)),
-                      country="uk", cv_accent="England English"),
-    "indian": Accent((("hi", 1.0),), "hindi", country="india",
+                      cv_accent="England English"),
+    "indian": Accent((("hi", 1.0),), "hindi",
                      cv_accent="India and South Asia (India, Pakistan, Sri Lanka)"),
-    "scotland": Accent((("en-gb-scotland", 1.0),), country="uk", cv_accent="Scottish English"),
-    "westindies": Accent((("en-029", 1.0),), country="jamaica",
+    "scotland": Accent((("en-gb-scotland", 1.0),), cv_accent="Scottish English"),
+    "westindies": Accent((("en-029", 1.0),),
                          cv_accent="West Indies and Bermuda (Bahamas, Bermuda, Jamaica, Trinidad)"),
 }
 # Imbalanced as in Common Voice English: US largest, a small class with few speakers.
@@ -248,8 +242,9 @@ def plan_saa(out: Path, counts: dict[str, int], seed: int) -> tuple[list[Clip], 
 def _saa_origin(rng: np.random.Generator, accent: Accent, voice: Voice) -> tuple[str, str]:
     """Birth country and place consistent with the voice (an en-gb speaker was born in the uk)."""
     if voice.espeak_voice.startswith("en-gb"):
-        city = "edinburgh, uk" if "scotland" in voice.espeak_voice else str(rng.choice(["london, uk", "manchester, uk", "leeds, uk"]))
-        return "uk", city
+        if "scotland" in voice.espeak_voice:
+            return "uk", "edinburgh, uk"
+        return "uk", str(rng.choice(["london, uk", "manchester, uk", "leeds, uk"]))
     if voice.espeak_voice.startswith("en-us"):
         return "usa", str(rng.choice(["chicago, illinois, usa", "boston, massachusetts, usa",
                                       "new york, new york, usa", "seattle, washington, usa"]))
@@ -261,7 +256,8 @@ def plan_cv(out: Path, counts: dict[str, int], seed: int) -> tuple[list[Clip], l
     sentences = read_sentences()
     clips, rows = [], []
     rng_ids = np.random.default_rng(_seed_ints(seed, "cv-ids"))
-    clip_numbers = iter(sorted(rng_ids.choice(np.arange(17_000_000, 40_000_000), size=sum(counts.values()) * CV_CLIPS_PER_SPEAKER[1], replace=False)))
+    n_max = sum(counts.values()) * CV_CLIPS_PER_SPEAKER[1]
+    clip_numbers = iter(sorted(rng_ids.choice(np.arange(17_000_000, 40_000_000), size=n_max, replace=False)))
     for accent_name, n in counts.items():
         accent = CV_ACCENTS[accent_name]
         for i in range(n):
@@ -298,9 +294,6 @@ def _run(cmd: list[str], stdin: bytes | None = None) -> bytes:
     return proc.stdout
 
 
-_CLAUSE_SPLIT = re.compile(r"[^.,:;!?]+[.,:;!?]*")
-
-
 @lru_cache(maxsize=4096)
 def english_phonemes(text: str) -> tuple[str, ...]:
     """en-us phonemes of each clause, as lists of space-separated espeak-ng mnemonics per word."""
@@ -334,7 +327,8 @@ def synthesize(clip: Clip) -> tuple[np.ndarray, int]:
     v = clip.voice
     wav = _run(["espeak-ng", "--stdout", "-v", f"{v.espeak_voice}+{v.variant}", "-s", str(v.speed),
                 "-p", str(v.pitch), espeak_input(clip.text, clip.phoneme_map)])
-    effects = ["gain", str(SOX_HEADROOM_DB), "speed", str(v.tract), "equalizer", str(v.eq_hz), "1.0q", str(v.eq_gain_db),
+    effects = ["gain", str(SOX_HEADROOM_DB), "speed", str(v.tract),
+               "equalizer", str(v.eq_hz), "1.0q", str(v.eq_gain_db),
                "highpass", str(v.highpass_hz), "lowpass", str(min(v.lowpass_hz, v.sample_rate // 2 - 200))]
     if v.reverb:
         effects += ["reverb", str(v.reverb), "50", "60"]
