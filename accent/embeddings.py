@@ -115,11 +115,12 @@ class _AudioSource:
     def __init__(self, spec):
         from accent.backbones import Backbone, get_backbone
 
-        self.backbone = spec if isinstance(spec, Backbone) else get_backbone(spec)
-        spec = self.backbone.name if isinstance(spec, Backbone) else spec
-        self.spec = spec
+        if isinstance(spec, Backbone):
+            self.backbone, self.spec = spec, spec.name
+        else:
+            self.backbone, self.spec = get_backbone(spec), spec
         self.fingerprint = self.backbone.fingerprint
-        self.cache_name = re.sub(r"[^A-Za-z0-9_.]+", "_", spec)
+        self.cache_name = re.sub(r"[^A-Za-z0-9_.]+", "_", self.spec)
 
     def embed(self, store: FeatureStore, i: int) -> np.ndarray:
         from accent.audio import load_audio
@@ -302,6 +303,33 @@ def fused_features(store, names: list[str], rows=None, progress: bool = True) ->
     store = open_store(store)
     parts = [recording_embeddings(name, store, rows=rows, progress=progress) for name in names]
     return parts[0][0], np.concatenate([X for _, X in parts], axis=1)
+
+
+def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -> np.ndarray:
+    """One audio file's vector for the same names as :func:`recording_embeddings`, without a store
+    (for ``accent predict``). ``mfcc`` and ``accent:RUNDIR`` compute the log-mels exactly as
+    featurize stores them, with ``feature_config`` (a FeatureConfig; default: the run's config for
+    ``accent:``, else the defaults). Raises AudioError for an unusable file."""
+    from accent.audio import load_audio
+    from accent.features import FeatureConfig, log_mel, preprocess
+
+    if FUSION_SEPARATOR in backbone_name and not backbone_name.startswith(ACCENT_PREFIX):
+        parts = [audio_embedding(name.strip(), path, feature_config) for name in backbone_name.split(FUSION_SEPARATOR)]
+        return np.concatenate(parts)
+    if backbone_name == MFCC or backbone_name.startswith(ACCENT_PREFIX):
+        run = None
+        if backbone_name.startswith(ACCENT_PREFIX):
+            from accent.train import load_run
+
+            run = load_run(Path(backbone_name[len(ACCENT_PREFIX):]).expanduser())
+        cfg = feature_config or (run.feature_config if run is not None else FeatureConfig())
+        logmel = log_mel(preprocess(load_audio(path, cfg.sample_rate), cfg), cfg)
+        vector = mfcc_statistics(logmel) if run is None else run.embed_logmel(logmel)
+        return np.asarray(vector, np.float32)
+    from accent.backbones import get_backbone
+
+    backbone = get_backbone(backbone_name)
+    return backbone.embed_waveform(load_audio(path, backbone.sample_rate))
 
 
 def embedding_failures(backbone_name: str, store) -> pd.DataFrame:

@@ -29,7 +29,13 @@ TINY = {
 }
 SENTENCES = ["Please call Stella.", "Ask her to bring these things.", "Six spoons of fresh snow peas."]
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small models on a shared 2-core machine: one thread avoids OpenMP spin-wait stalls (10x here)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _speak(text: str, path: Path, voice: str = "en") -> Path:
@@ -322,3 +328,29 @@ def test_cache_survives_resplitting_through_a_store_view(store_dir):
     backbone = CountingBackbone()
     ids, X = recording_embeddings(backbone, view, progress=False)
     assert backbone.calls == 0 and len(ids) == 3 and np.isfinite(X).all()
+
+
+def test_accent_run_backbone_embeds_stored_logmels(tiny_stores, tmp_path):
+    from accent.train import load_run, pretrain
+
+    rundir = tmp_path / "run"
+    pretrain(tiny_stores["target"], rundir, crop_s=1.0, max_epochs=1, progress=False)
+    store = FeatureStore.open(shutil.copytree(tiny_stores["target"], tmp_path / "target"))  # keep the shared store clean
+    ids, X = recording_embeddings(f"accent:{rundir}", store, rows=[0, 5], progress=False)
+    run = load_run(rundir)
+    np.testing.assert_allclose(X[1], run.embed_logmel(np.asarray(store.frames(5), np.float32)), rtol=1e-5)
+    assert len(list((Path(store.root) / CACHE_DIR).glob("accent_run_*.npz"))) == 1
+    with pytest.raises(AccentError, match="feature config"):
+        recording_embeddings(f"accent:{rundir}", tiny_stores["other_config"], progress=False)
+
+
+def test_audio_embedding_matches_the_store_path(store_dir):
+    _resemblyzer_or_skip()
+    from accent.embeddings import audio_embedding
+
+    store = FeatureStore.open(store_dir)
+    _, X = recording_embeddings("mfcc+resemblyzer", store, rows=[2], progress=False)
+    one = audio_embedding("mfcc+resemblyzer", store.index["path"].iat[2], store.config)
+    # mfcc differs only by the store's float16 rounding of the log-mels; resemblyzer is identical
+    np.testing.assert_allclose(one[:60], X[0, :60], rtol=0.02, atol=0.02)
+    np.testing.assert_array_equal(one[60:], X[0, 60:])
