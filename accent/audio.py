@@ -6,6 +6,7 @@ message names the file and what is wrong with it.
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
     try:
         import librosa
 
-        data, sr = librosa.load(str(path), sr=None, mono=True)
+        with warnings.catch_warnings():  # librosa warns about its audioread fallback on every call
+            warnings.simplefilter("ignore")
+            data, sr = librosa.load(str(path), sr=None, mono=True)
         return data.astype(np.float32), int(sr)
     except Exception as exc:
         raise AudioError(f"{path}: cannot decode audio ({type(exc).__name__}); "

@@ -96,9 +96,18 @@ class AccentNet(nn.Module):
         self.norm_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(STD_FLOOR))
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_mels) raw log-mels -> (B, n_mels, T) normalised and (in training) augmented."""
-        x = ((x - self.norm_mean) / self.norm_std).transpose(1, 2)
-        return self.augment(x)
+        """(B, T, n_mels) raw log-mels -> (B, n_mels, T) normalised and (in training) augmented.
+
+        With ``cmn`` each crop's own mean over time is subtracted per mel bin first (cepstral mean
+        normalisation): a fixed channel or voice colouring is a constant offset in log-mel space, so
+        this removes it before the network can latch on to it.
+        """
+        if self.config.get("cmn"):
+            x = x - x.mean(dim=1, keepdim=True)
+            x = x / self.norm_std
+        else:
+            x = (x - self.norm_mean) / self.norm_std
+        return self.augment(x.transpose(1, 2))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.embedding(self._pool(self._prepare(x)))
