@@ -13,19 +13,21 @@ import sys
 from accent import __version__
 from accent.errors import AccentError
 
-# Stage modules in pipeline order; each registers its own subcommands.
-STAGE_MODULES = [
-    "accent.corpora",        # manifest
-    "accent.corpora.synthetic",  # synth
-    "accent.download",       # download
-    "accent.featurize",      # featurize, merge
-    "accent.train",          # pretrain
-    "accent.transfer",       # transfer
-    "accent.curve",          # curve
-    "accent.evaluate",       # evaluate
-    "accent.predict",        # predict
-    "accent.report",         # report
-]
+# Subcommand -> the stage module that defines it, in pipeline order. Only the module of the
+# command being run is imported (torch and scikit-learn cost seconds to import); --help imports all.
+COMMANDS = {
+    "manifest": "accent.corpora",
+    "synth": "accent.corpora.synthetic",
+    "download": "accent.download",
+    "featurize": "accent.featurize",
+    "merge": "accent.featurize",
+    "pretrain": "accent.train",
+    "transfer": "accent.transfer",
+    "curve": "accent.curve",
+    "evaluate": "accent.evaluate",
+    "predict": "accent.predict",
+    "report": "accent.report",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,23 +37,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (faster) one that only knows ``command`` when it is a known subcommand."""
     parser = _Parser(prog="accent", description="Accent classification with honest transfer learning.")
     parser.add_argument("--version", action="version", version=f"accent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in STAGE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # stage not built yet
-                continue
-            raise
-        module.add_cli(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        importlib.import_module(name).add_cli(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

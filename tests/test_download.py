@@ -89,12 +89,6 @@ class LocalServer:
         return [r for r in self.httpd.log if path is None or r[0] == path]
 
 
-@pytest.fixture(autouse=True)
-def only_download_cli(monkeypatch):
-    """cli.main with only this stage registered: the others import torch, seconds this file need not pay."""
-    monkeypatch.setattr(cli, "STAGE_MODULES", ["accent.download"])
-
-
 @pytest.fixture
 def server(monkeypatch):
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
