@@ -40,7 +40,7 @@ def model_config(preset: str, n_mels: int, n_classes: int, overrides: dict | Non
     if preset not in PRESETS:
         raise AccentError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
     cfg = copy.deepcopy(PRESETS[preset])
-    cfg.update({"preset": preset, "n_mels": int(n_mels), "n_classes": int(n_classes),
+    cfg.update({"preset": preset, "n_mels": int(n_mels), "n_classes": int(n_classes), "cmn": True,
                 "specaugment": dict(SPECAUGMENT)})
     cfg.update(copy.deepcopy(overrides or {}))
     return cfg

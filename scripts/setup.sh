@@ -25,10 +25,16 @@ if [ -f "$stamp" ]; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-echo "setup: installing $TORCH_PIN $TORCHAUDIO_PIN and the project into .venv (a few minutes the first time)"
-.venv/bin/python -m pip install -q "$TORCH_PIN" "$TORCHAUDIO_PIN"
-.venv/bin/python -m pip install -q -e ".[test,backbones]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
+echo "setup: installing $TORCH_PIN $TORCHAUDIO_PIN and the project into .venv (a few minutes the first time; log: .venv/setup.log)"
+install() {
+  if ! .venv/bin/python -m pip install "$@" >>.venv/setup.log 2>&1; then
+    tail -n 20 .venv/setup.log >&2
+    echo "setup: pip install $* failed; full log in .venv/setup.log" >&2
+    exit 1
+  fi
+}
+install "$TORCH_PIN" "$TORCHAUDIO_PIN"
+install -e ".[test,backbones]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
 rm -f .venv/.setup-*
 touch "$stamp"
 echo "setup: done"
