@@ -7,6 +7,7 @@ because recordings of one speaker are not independent evidence.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def recording_metrics(y_true: list[str], y_pred: list[str], labels: list[str]) -
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         "accuracy": float(np.mean(np.array(y_true) == np.array(y_pred))),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         "n": len(y_true),
         "per_class": {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
@@ -40,11 +41,25 @@ def recording_metrics(y_true: list[str], y_pred: list[str], labels: list[str]) -
     }
 
 
-def _headline(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
-    present = sorted(set(y_true))
-    return {"accuracy": float(np.mean(y_true == y_pred)),
-            "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))}
+def _balanced_accuracy(y_true: list[str], y_pred: list[str]) -> float:
+    """Mean recall over the classes in ``y_true``; predicting a class absent from this split is
+    simply an error (scikit-learn warns about it on every small split, which is noise here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def _headline(true_codes: np.ndarray, pred_codes: np.ndarray, n_labels: int) -> dict:
+    """Accuracy, balanced accuracy and macro F1 from integer codes (fast: the bootstrap calls it
+    thousands of times); classes absent from ``true_codes`` are left out, as in scikit-learn."""
+    conf = np.bincount(true_codes * n_labels + pred_codes, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+    support, predicted, hits = conf.sum(1), conf.sum(0), np.diag(conf)
+    present = support > 0
+    recall = hits[present] / support[present]
+    precision = np.divide(hits, predicted, out=np.zeros(n_labels), where=predicted > 0)[present]
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall), where=precision + recall > 0)
+    return {"accuracy": float(hits.sum() / conf.sum()), "balanced_accuracy": float(recall.mean()),
+            "macro_f1": float(f1.mean())}
 
 
 def bootstrap_intervals(predictions: pd.DataFrame, labels: list[str], n_boot: int = 1000,
@@ -59,12 +74,14 @@ def bootstrap_intervals(predictions: pd.DataFrame, labels: list[str], n_boot: in
     rng = np.random.default_rng(seed)
     speakers, codes = np.unique(predictions["speaker"].astype(str).to_numpy(), return_inverse=True)
     rows_of = [np.flatnonzero(codes == k) for k in range(len(speakers))]
-    y_true = predictions["label"].astype(str).to_numpy()
-    y_pred = predictions["pred"].astype(str).to_numpy()
+    vocab = {lab: k for k, lab in enumerate(sorted(set(labels) | set(predictions["label"].astype(str))
+                                                   | set(predictions["pred"].astype(str))))}
+    y_true = predictions["label"].astype(str).map(vocab).to_numpy()
+    y_pred = predictions["pred"].astype(str).map(vocab).to_numpy()
     samples = {m: [] for m in BOOTSTRAP_METRICS}
     for _ in range(n_boot):
         rows = np.concatenate([rows_of[k] for k in rng.integers(0, len(speakers), len(speakers))])
-        for metric, value in _headline(y_true[rows], y_pred[rows], labels).items():
+        for metric, value in _headline(y_true[rows], y_pred[rows], len(vocab)).items():
             samples[metric].append(value)
     tail = (1 - CONFIDENCE) / 2 * 100
     return {m: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for m, v in samples.items()}

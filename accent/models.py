@@ -17,8 +17,9 @@ from torch import nn
 
 from accent.errors import AccentError
 
-# The capstone-faithful network: 4 conv blocks of 16-32-64-128 channels (cnn2d); tdnn costs about
-# 8x less per crop on a CPU core (see docs/benchmarks.md "Training").
+# cnn2d is the capstone-faithful network (4 conv blocks of 16-32-64-128 channels); tdnn costs about
+# 5x less per crop on a CPU core (docs/benchmarks.md "Training") and is the default. "cmn" (per-crop
+# mean normalisation, see AccentNet._prepare) is on for every preset.
 PRESETS: dict[str, dict] = {
     "tdnn": {"arch": "tdnn", "channels": [128, 128, 128], "kernels": [5, 3, 3],
              "dilations": [1, 2, 3], "stride": 2, "pool_channels": 192, "embed_dim": 128,

@@ -36,11 +36,13 @@ MODES = ("baseline", "scratch", "extract", "finetune")
 UNUSED = "unused"  # split value of training rows left out by --per-class / --train-fraction
 FOLD_VAL_FRACTION = 0.15
 JOBLIB_FILE = "classifier.joblib"
+PROBE_C = 0.05  # strong L2 for the linear-probe head: a soft start that fine-tuning can still move
 
-# Training recipes. Fine-tuning starts from a good solution: a lower learning rate, a short head-only
-# phase so the random head does not wreck the body, then a 10x lower rate for the body.
-SCRATCH_CONFIG = {"lr": 3e-3, "max_epochs": 30, "patience": 8}
-FINETUNE_CONFIG = {"lr": 1e-3, "max_epochs": 30, "patience": 8, "freeze_epochs": 2, "body_lr_mult": 0.1,
+# Training recipes. Fine-tuning is "linear probe, then fine-tune" (Kumar et al., 2022): the new head
+# starts as a logistic regression on the frozen embeddings, so the first gradient steps do not push
+# the body towards a random head; then a short head-only phase and a 10x lower rate for the body.
+SCRATCH_CONFIG = {"lr": 3e-3, "max_epochs": 30, "patience": 6}
+FINETUNE_CONFIG = {"lr": 1e-3, "max_epochs": 20, "patience": 5, "freeze_epochs": 1, "body_lr_mult": 0.1,
                    "warmup_epochs": 0.0}
 
 CLASSIFIERS = {
@@ -216,6 +218,23 @@ def _network_config(overrides: dict, seed: int, device: str | None, max_epochs: 
     return cfg
 
 
+def linear_probe_head(model, view: StoreView, data: SplitData, n_frames: int, seed: int) -> None:
+    """Set the head to a logistic regression fitted on the frozen recording embeddings of the
+    training split. The embeddings are not standardised here: dividing by the tiny spread of an
+    almost-dead ReLU unit would give it a huge weight, and augmented training crops then blow up the loss."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = recording_outputs(model, view, data.train, n_frames, torch.device("cpu"), embed=True)
+    y = view.index["label"].iloc[data.train].to_numpy()
+    clf = LogisticRegression(C=PROBE_C, class_weight="balanced", max_iter=3000, random_state=seed).fit(X, y)
+    weight, bias = clf.coef_, clf.intercept_
+    if len(clf.classes_) == 2:  # binary LR has one score column for the second class
+        weight, bias = np.vstack([-weight / 2, weight / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+    with torch.no_grad():
+        model.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+
+
 def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: str, classifier: str, seed: int,
                preset: str | None, max_epochs: int | None, device: str | None, progress: bool, resume: bool,
                info: dict) -> dict:
@@ -241,6 +260,7 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: s
             raise AccentError(f"finetune with backbone {backbone!r} is not supported here: use --mode extract")
         model = copy.deepcopy(source_run.model)
         model.replace_head(len(data.labels))
+        linear_probe_head(model, view, data, source_run.crop_frames, seed)
         cfg = _network_config(FINETUNE_CONFIG, seed, device, max_epochs, crop_s)
     else:  # scratch: the source's architecture when given, trained from random weights
         if source_run is not None and source_run.model is not None:

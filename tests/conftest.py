@@ -1,8 +1,9 @@
 """Shared fixtures. ``tiny_stores``: small feature stores of generated log-mels for training tests.
 
 The generated "accents" are phone inventories: a bank of spectral templates shared by everyone,
-and each class uses them with its own frequencies. Speakers add a strong spectral colouring of
-their own, so a classifier must learn to ignore the voice. The target corpus reuses the first
+and each class uses them with its own frequencies. Speakers shift the templates along the mel axis
+and add a spectral colouring of their own, so a classifier must learn to ignore the voice: easy
+with many source speakers, impossible from two or three target speakers alone. The target corpus reuses the first
 classes of the source world with new speakers and a channel shift, so a source model is
 informative for the target, while a handful of target recordings is not enough to learn it alone.
 """
@@ -18,6 +19,7 @@ from accent.store import StoreWriter
 TINY_N_MELS = 16
 N_TEMPLATES = 10
 WORLD_SEED = 1234
+MAX_SHIFT = 3  # speakers move the templates by up to this many mel bins
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -34,8 +36,10 @@ def _world(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tiny_logmel(rng: np.random.Generator, templates: np.ndarray, class_weights: np.ndarray,
-                speaker: np.ndarray, n_frames: int) -> np.ndarray:
-    """A recording: segments of 3-9 frames, each one template drawn with the class's frequencies."""
+                speaker: np.ndarray, shift: int, n_frames: int) -> np.ndarray:
+    """A recording: segments of 3-9 frames, each one template drawn with the class's frequencies,
+    moved ``shift`` mel bins (a vocal-tract-length-like voice difference) and coloured by ``speaker``."""
+    templates = np.roll(templates, shift, axis=1)
     frames, total = [], 0
     while total < n_frames:
         k = rng.choice(len(templates), p=class_weights)
@@ -61,9 +65,10 @@ def make_tiny_store(root, classes: list[int], speakers: dict[str, int], seed: in
             for s in range(n_spk):
                 spk = f"c{c}_{split}_{s}_{seed}"
                 colour = _smooth(rng.normal(0, 1.2, TINY_N_MELS)) + channel
+                shift = int(rng.integers(-MAX_SHIFT, MAX_SHIFT + 1))
                 for u in range(clips_per_speaker):
                     utt = f"{spk}_u{u}"
-                    x = tiny_logmel(rng, templates, weights[c], colour, int(rng.integers(*frames)))
+                    x = tiny_logmel(rng, templates, weights[c], colour, shift, int(rng.integers(*frames)))
                     if n_mels != TINY_N_MELS:
                         x = np.resize(x, (len(x), n_mels))
                     writer.append(utt, f"/synthetic/{utt}.wav", x, len(x) / 100)
@@ -76,12 +81,12 @@ def make_tiny_store(root, classes: list[int], speakers: dict[str, int], seed: in
 
 @pytest.fixture(scope="session")
 def tiny_stores(tmp_path_factory):
-    """{"source": 6-class store, "target": 3-class store (2 train speakers per class),
+    """{"source": 6-class store, "target": 3-class store (3 train speakers per class),
     "target_big": same target world with more training speakers, "other_config": 20 mel bins}."""
     base = tmp_path_factory.mktemp("tiny_stores")
     return {
-        "source": make_tiny_store(base / "source", list(range(6)), {"train": 10, "val": 3, "test": 3}, seed=1),
-        "target": make_tiny_store(base / "target", [0, 1, 2], {"train": 2, "val": 4, "test": 8}, seed=2,
+        "source": make_tiny_store(base / "source", list(range(6)), {"train": 20, "val": 4, "test": 4}, seed=1),
+        "target": make_tiny_store(base / "target", [0, 1, 2], {"train": 3, "val": 6, "test": 10}, seed=2,
                                   channel=0.5, frames=(150, 300)),
         "target_big": make_tiny_store(base / "target_big", [0, 1, 2], {"train": 8, "val": 3, "test": 4}, seed=3,
                                       channel=0.5, frames=(150, 300)),

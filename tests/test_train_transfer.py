@@ -66,14 +66,14 @@ def test_every_transfer_mode_trains_and_reloads(mode, source_run, tiny_stores, t
 
 
 def test_finetune_from_an_informative_source_beats_scratch(source_run, tiny_stores, tmp_path):
-    """Two training speakers per class: too few to learn the accents, enough to adapt a source model."""
+    """Three training speakers per class: too few to learn voice invariance, enough to adapt a source model."""
     scores = {"finetune": [], "scratch": []}
     for seed in (0, 1):
         for mode in scores:
             r = run_transfer(tiny_stores["target"], mode, tmp_path / f"{mode}{seed}", source=source_run, seed=seed,
                              max_epochs=12, progress=False)
             scores[mode].append(r["metrics"]["test"]["balanced_accuracy"])
-    assert np.mean(scores["finetune"]) > np.mean(scores["scratch"]) + 0.05, scores
+    assert np.mean(scores["finetune"]) > np.mean(scores["scratch"]) + 0.1, scores
 
 
 def _tiny_pretrain(store, out, **kw):
