@@ -27,13 +27,19 @@ PRESETS: dict[str, dict] = {
     "tdnn-large": {"arch": "tdnn", "channels": [512, 512, 512, 512, 512], "kernels": [5, 3, 3, 3, 1],
                    "dilations": [1, 2, 3, 4, 1], "stride": 1, "pool_channels": 1500, "embed_dim": 256,
                    "dropout": 0.2},
-    "cnn2d": {"arch": "cnn2d", "channels": [16, 32, 64, 128], "embed_dim": 128, "dropout": 0.3},
-    "cnn2d-large": {"arch": "cnn2d", "channels": [32, 64, 128, 256, 512], "embed_dim": 256, "dropout": 0.3},
+    "cnn2d": {"arch": "cnn2d", "channels": [16, 32, 64, 128], "embed_dim": 128, "dropout": 0.3,
+              "embed_norm": "layer"},
+    "cnn2d-large": {"arch": "cnn2d", "channels": [32, 64, 128, 256, 512], "embed_dim": 256, "dropout": 0.3,
+                    "embed_norm": "layer"},
 }
 DEFAULT_PRESET = "tdnn"
 # SpecAugment: two frequency masks of up to FREQ_MASK mel bins and two time masks of up to TIME_MASK frames.
 SPECAUGMENT = {"freq_mask": 8, "time_mask": 20, "n_masks": 2}
-STD_FLOOR = 1e-3  # floor for per-bin std so a constant mel bin cannot blow up the normalisation
+STD_FLOOR = 1e-3
+# Normalisation in the embedding layer. The 2-D CNN's globally averaged features vary very little
+# across a batch, and batch norm on them scored at chance in eval mode (running statistics lagging
+# the batch statistics); layer norm does not depend on the batch, so train and eval agree.
+EMBED_NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}  # floor for per-bin std so a constant mel bin cannot blow up the normalisation
 
 
 def model_config(preset: str, n_mels: int, n_classes: int, overrides: dict | None = None) -> dict:
@@ -82,7 +88,7 @@ class AccentNet(nn.Module):
         self.augment = SpecAugment(**cfg.get("specaugment", SPECAUGMENT))
         self.body, pooled_dim = self._build_body(cfg)
         self.embedding = nn.Sequential(nn.Linear(pooled_dim, cfg["embed_dim"]),
-                                       nn.BatchNorm1d(cfg["embed_dim"]), nn.ReLU())
+                                       EMBED_NORMS[cfg.get("embed_norm", "batch")](cfg["embed_dim"]), nn.ReLU())
         self.dropout = nn.Dropout(cfg.get("dropout", 0.0))
         self.head = nn.Linear(cfg["embed_dim"], cfg["n_classes"])
 

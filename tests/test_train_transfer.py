@@ -37,7 +37,7 @@ def test_pretrain_writes_a_loadable_run(source_run, tiny_stores):
     assert run_json["metrics"]["test"]["balanced_accuracy"] > 0.4
     preds = pd.read_csv(source_run / "predictions.csv")
     assert set(preds["split"]) == {"val", "test"}
-    assert np.allclose(preds[[f"p_accent{k}" for k in range(6)]].sum(1), 1, atol=1e-4)
+    assert np.allclose(preds[[f"p_accent{k}" for k in range(6)]].sum(axis=1), 1, atol=1e-4)
     run = load_run(source_run)
     store = FeatureStore.open(tiny_stores["source"])
     np.testing.assert_allclose(run.norm_mean, store.mean, rtol=1e-6)
