@@ -10,7 +10,10 @@ the plan, including sizes that were capped to the train split.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,8 @@ DEFAULT_SIZES = "5,10,20,50,all"
 DEFAULT_SEEDS = "0,1,2"
 DEFAULT_BACKBONE = "accent"
 MIN_SEEDS_FOR_SPREAD = 3
+MAX_DEFAULT_JOBS = 4
+TRAINED_MODES = ("scratch", "finetune")   # modes that train a network (the slow runs)
 MODE_ORDER = ("baseline", "scratch", "extract", "finetune")   # as accent.transfer.MODES, without importing torch
 NEEDS_BACKBONE = ("extract", "finetune")   # modes whose result depends on the pretrained network
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
@@ -169,8 +174,12 @@ def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
 def run_curve(source: str | Path | None, features: str | Path, out: str | Path, *,
               sizes: list | None = None, seeds: list[int] | None = None, modes: list[str] | None = None,
               backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
-              max_epochs: int | None = None, device: str | None = None, progress: bool = True) -> pd.DataFrame:
+              max_epochs: int | None = None, device: str | None = None, jobs: int | None = None,
+              progress: bool = True) -> pd.DataFrame:
     """Run (or resume) the whole curve and return the ``curve.csv`` frame.
+
+    ``jobs`` runs train in parallel processes of one thread each (default: one per CPU core on the
+    CPU, one on CUDA): small networks use cores far better side by side than inside one run.
 
     A run that fails with a user-input error is reported and skipped so the others still run; if
     any failed, an :class:`AccentError` naming the first failure is raised after ``curve.csv`` is
@@ -178,7 +187,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     """
     from tqdm import tqdm
 
-    from accent.transfer import MODES, run_transfer
+    from accent.transfer import MODES
 
     out = Path(out)
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
@@ -201,31 +210,76 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "preset": preset, "max_epochs": max_epochs}
     _write_json_atomic(out / "curve.json", plan)
 
-    rows, failures = [], []
     points = plan_points(modes, backbones, run_sizes, seeds)
-    bar = tqdm(points, desc="curve", unit="run", disable=not progress, file=sys.stderr)
-    for point in bar:
-        bar.set_postfix_str(f"{point.series} n={point.size} seed={point.seed}")
-        run_dir = point.run_dir(out)
-        run = read_run_json(run_dir)
-        if run is None:
-            try:
-                run = run_transfer(features, point.mode, run_dir, source=source,
-                                   per_class=None if point.size == ALL else point.size, seed=point.seed,
-                                   folds=folds, backbone=point.backbone, preset=preset,
-                                   max_epochs=max_epochs, device=device, progress=False, resume=True)
-            except AccentError as exc:
-                failures.append(f"{run_dir}: {exc}")
-                tqdm.write(f"accent curve: skipped {run_dir}: {exc}", file=sys.stderr)
-                continue
-        rows.append(curve_row(point, run, out))
-        write_csv_atomic(pd.DataFrame(rows, columns=CURVE_COLUMNS), out / "curve.csv")
+    done: dict[int, dict] = {}
+    for i, point in enumerate(points):
+        run = read_run_json(point.run_dir(out))
+        if run is not None:
+            done[i] = curve_row(point, run, out)
+    # longest runs first (big sizes, trained networks), so parallel workers finish together
+    todo = sorted((i for i in range(len(points)) if i not in done),
+                  key=lambda i: (-size_key(points[i].size), points[i].mode not in TRAINED_MODES, i))
+    common = {"features": features, "source": source, "folds": folds, "preset": preset,
+              "max_epochs": max_epochs, "device": device}
+    jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
+    failures = []
+    bar = tqdm(total=len(points), initial=len(done), desc="curve", unit="run", disable=not progress, file=sys.stderr)
+    for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs):
+        bar.update(1)
+        bar.set_postfix_str(f"{points[i].series} n={points[i].size} seed={points[i].seed}")
+        if error is not None:
+            failures.append(f"{points[i].run_dir(out)}: {error}")
+            tqdm.write(f"accent curve: skipped {points[i].run_dir(out)}: {error}", file=sys.stderr)
+            continue
+        done[i] = curve_row(points[i], run, out)
+        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), out / "curve.csv")
+    bar.close()
+    rows = [done[k] for k in sorted(done)]
     table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     write_csv_atomic(table, out / "curve.csv")
     if failures:
         raise AccentError(f"{len(failures)} of {len(points)} curve runs failed (the others are in "
                           f"{out / 'curve.csv'}); first: {failures[0]}")
     return table
+
+
+def default_jobs(device: str | None) -> int:
+    if device and device.startswith("cuda"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
+
+
+def _train_point(task: tuple) -> tuple[int, dict | None, str | None]:
+    """Train one curve point (in a worker process when jobs > 1); user-input errors come back as text."""
+    from accent.transfer import run_transfer
+
+    i, point, out, common = task
+    try:
+        run = run_transfer(common["features"], point.mode, point.run_dir(out), source=common["source"],
+                           per_class=None if point.size == ALL else point.size, seed=point.seed,
+                           folds=common["folds"], backbone=point.backbone, preset=common["preset"],
+                           max_epochs=common["max_epochs"], device=common["device"], progress=False, resume=True)
+    except AccentError as exc:
+        return i, None, str(exc)
+    return i, run, None
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_points(tasks: list[tuple], jobs: int):
+    """Yield (index, run, error) as runs finish: in this process for one job, else in a process pool."""
+    if jobs == 1:
+        yield from map(_train_point, tasks)
+        return
+    ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+        futures = [pool.submit(_train_point, task) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def read_curve(curve_dir: str | Path) -> pd.DataFrame:
@@ -277,7 +331,7 @@ def _run_cli(args) -> int:
                       modes=parse_names(args.modes, "--modes", tuple(MODES)),
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
-                      progress=not args.quiet)
+                      jobs=args.jobs, progress=not args.quiet)
     print(f"wrote {Path(args.out) / 'curve.csv'} ({len(table)} runs)")
     return 0
 
@@ -301,5 +355,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--preset", default=None, help="model preset for scratch (default: the source's)")
     p.add_argument("--max-epochs", type=int, default=None, help="cap on training epochs (default: the preset's)")
     p.add_argument("--device", default=None, help="cpu (default) or cuda")
+    p.add_argument("--jobs", type=int, default=None,
+                   help=f"runs trained side by side, one thread each (default: CPU cores up to {MAX_DEFAULT_JOBS}; 1 on cuda)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_cli)

@@ -73,6 +73,21 @@ def backbone_spec(backbone: str, source: str | Path | None = None) -> str:
     return backbone
 
 
+def fusion_parts(name: str) -> list[str]:
+    """``"mfcc+resemblyzer"`` -> ``["mfcc", "resemblyzer"]``; a single name, or ``accent:RUNDIR``
+    (whose path may hold a ``+``), -> ``[name]``."""
+    if FUSION_SEPARATOR in name and not name.startswith(ACCENT_PREFIX):
+        return [part.strip() for part in name.split(FUSION_SEPARATOR) if part.strip()]
+    return [name]
+
+
+def can_finetune(name: str) -> bool:
+    """Whether ``accent transfer --mode finetune`` takes this backbone: one network with weights to
+    update (``accent``, our CNN, or a registered pretrained backbone), not ``mfcc`` and not a fusion."""
+    parts = fusion_parts(name)
+    return len(parts) == 1 and parts[0] != MFCC and not parts[0].startswith(ACCENT_PREFIX)
+
+
 def store_identity(store: FeatureStore) -> tuple[str, str]:
     """(feature config hash, hash of the index's clip identity columns): which clips, which features.
 
@@ -274,9 +289,8 @@ def recording_embeddings(backbone_name, store, rows=None, progress: bool = True)
     order given. ``backbone_name`` is a name (module docstring) or a Backbone instance; ``store`` a
     FeatureStore or FEATDIR; ``rows`` as in :func:`_positions`. Recordings that could not be
     embedded have NaN rows (drop them before fitting)."""
-    if isinstance(backbone_name, str) and FUSION_SEPARATOR in backbone_name \
-            and not backbone_name.startswith(ACCENT_PREFIX):
-        return fused_features(store, backbone_name.split(FUSION_SEPARATOR), rows=rows, progress=progress)
+    if isinstance(backbone_name, str) and len(fusion_parts(backbone_name)) > 1:
+        return fused_features(store, fusion_parts(backbone_name), rows=rows, progress=progress)
     store = open_store(store)
     positions = _positions(store, rows)
     utt_ids = store.index["utt_id"].iloc[positions].tolist()
@@ -313,9 +327,8 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -
     from accent.audio import load_audio
     from accent.features import FeatureConfig, log_mel, preprocess
 
-    if FUSION_SEPARATOR in backbone_name and not backbone_name.startswith(ACCENT_PREFIX):
-        parts = [audio_embedding(name.strip(), path, feature_config) for name in backbone_name.split(FUSION_SEPARATOR)]
-        return np.concatenate(parts)
+    if len(fusion_parts(backbone_name)) > 1:
+        return np.concatenate([audio_embedding(name, path, feature_config) for name in fusion_parts(backbone_name)])
     if backbone_name == MFCC or backbone_name.startswith(ACCENT_PREFIX):
         run = None
         if backbone_name.startswith(ACCENT_PREFIX):

@@ -36,6 +36,11 @@ class Backbone(ABC):
         """One recording (float32 mono at :attr:`sample_rate`) -> float32 vector (dim,), the mean
         over the backbone's internal windows. Raises AudioError for a clip it cannot use."""
 
+    def preprocess(self, wave: np.ndarray) -> np.ndarray:
+        """The waveform :meth:`torch_module` is fed when fine-tuning: the adapter's own cleaning
+        (Resemblyzer: volume and voice activity), none by default. Raises AudioError."""
+        return as_mono_float32(wave, 1, self.name)
+
     def torch_module(self):
         """An ``nn.Module`` mapping a batch of equal-length waveforms (B, n_samples) at
         :attr:`sample_rate` to embeddings (B, dim), with trainable parameters, for fine-tuning."""
