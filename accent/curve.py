@@ -129,15 +129,38 @@ def largest_train_class(features: str | Path, folds: int | None) -> int:
     return int(train.groupby("label").size().max())
 
 
+def mode_backbones(mode: str, backbones: list[str]) -> list[str]:
+    """The backbones a mode runs with: baseline and scratch use none (one series each); finetune
+    only those with a network to update (not ``mfcc``, not fusions such as ``mfcc+resemblyzer``)."""
+    from accent.embeddings import can_finetune
+
+    if mode not in NEEDS_BACKBONE:
+        return [DEFAULT_BACKBONE]
+    return [b for b in backbones if mode != "finetune" or can_finetune(b)]
+
+
 def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int]) -> list[CurvePoint]:
     """All runs, small sizes first so a partial curve is already useful. Modes that do not use a
     pretrained backbone (baseline, scratch) run once, not once per backbone."""
     points = []
     for size in sizes:
         for mode in modes:
-            for backbone in (backbones if mode in NEEDS_BACKBONE else [DEFAULT_BACKBONE]):
+            for backbone in mode_backbones(mode, backbones):
                 points.extend(CurvePoint(mode, backbone, size, seed) for seed in seeds)
     return points
+
+
+def warm_embedding_cache(features: str | Path, points: list[CurvePoint], progress: bool) -> None:
+    """Embed the store once per pretrained backbone the runs will read, before they start: every
+    run (one per size, seed and fold, possibly in parallel workers) then reads the cache file
+    instead of embedding the same recordings again. ``accent`` (in memory per process) and ``mfcc``
+    (computed on the fly) have no file to fill."""
+    from accent.embeddings import MFCC, fusion_parts, recording_embeddings
+
+    parts = dict.fromkeys(part for p in points if p.mode in NEEDS_BACKBONE for part in fusion_parts(p.backbone)
+                          if part not in (DEFAULT_BACKBONE, MFCC))
+    for part in parts:
+        recording_embeddings(part, features, progress=progress)
 
 
 def read_run_json(run_dir: Path) -> dict | None:
@@ -187,6 +210,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     """
     from tqdm import tqdm
 
+    from accent.embeddings import fusion_parts
     from accent.transfer import MODES
 
     out = Path(out)
@@ -194,8 +218,13 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
     modes = modes or list(MODES)
     backbones = backbones or [DEFAULT_BACKBONE]
-    if source is None and DEFAULT_BACKBONE in backbones and any(m in NEEDS_BACKBONE for m in modes):
-        raise AccentError("modes extract/finetune need the pretrained run: give --source RUNDIR (from `accent pretrain`)")
+    if source is None and any(DEFAULT_BACKBONE in fusion_parts(b) for b in backbones) \
+            and any(m in NEEDS_BACKBONE for m in modes):
+        raise AccentError("modes extract/finetune with backbone 'accent' need the pretrained run: give --source "
+                          "RUNDIR (from `accent pretrain`), or name other --backbones such as resemblyzer")
+    skipped = [b for b in backbones if "finetune" in modes and b not in mode_backbones("finetune", backbones)]
+    if skipped:
+        _note(f"finetune skips {', '.join(skipped)} (nothing to fine-tune: mfcc or a fusion); extract runs them")
     if len(seeds) < MIN_SEEDS_FOR_SPREAD:
         _note(f"only {len(seeds)} seed(s): the seed spread needs at least {MIN_SEEDS_FOR_SPREAD} to mean anything")
     largest = largest_train_class(features, folds)
@@ -219,6 +248,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     # longest runs first (big sizes, trained networks), so parallel workers finish together
     todo = sorted((i for i in range(len(points)) if i not in done),
                   key=lambda i: (-size_key(points[i].size), points[i].mode not in TRAINED_MODES, i))
+    warm_embedding_cache(features, [points[i] for i in todo], progress)
     common = {"features": features, "source": source, "folds": folds, "preset": preset,
               "max_epochs": max_epochs, "device": device}
     jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
@@ -350,7 +380,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"seeds per size (default {DEFAULT_SEEDS})")
     p.add_argument("--modes", default="baseline,scratch,extract,finetune", help="transfer modes to compare")
     p.add_argument("--backbones", default=DEFAULT_BACKBONE,
-                   help="pretrained networks for extract/finetune (default: accent = --source)")
+                   help="comma-separated networks for extract/finetune (default: accent = --source), e.g. "
+                        "accent,resemblyzer,mfcc+resemblyzer; series are named extract-<backbone>; finetune "
+                        "skips mfcc and fusions")
     p.add_argument("--folds", type=int, default=None, help="speaker-disjoint k-fold CV instead of the fixed split")
     p.add_argument("--preset", default=None, help="model preset for scratch (default: the source's)")
     p.add_argument("--max-epochs", type=int, default=None, help="cap on training epochs (default: the preset's)")

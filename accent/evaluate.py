@@ -108,6 +108,8 @@ def evaluate_run(model_dir: str | Path, features: str | Path, split: str = "test
         raise AccentError(f"none of the labels in {features} ({', '.join(unknown_labels[:10])}) are known to "
                           f"the model in {model_dir} ({', '.join(run.labels)})")
     probs = predict_store_rows(run, store, rows, progress=progress)
+    scored = np.isfinite(probs).all(axis=1)  # NaN: a clip the run's backbone could not embed (already warned)
+    rows, probs = rows[scored], probs[scored]
     table = index.iloc[rows][["utt_id", "speaker", "split", "label"]].reset_index(drop=True)
     table["pred"] = [run.labels[k] for k in probs.argmax(1)]
     for k, lab in enumerate(run.labels):

@@ -2,7 +2,9 @@
 
 Each file goes through the same front end as the training data (:func:`accent.featurize.featurize_clip`:
 decode at the run's sample rate, trim, normalise loudness, log-mel), then ``Run.predict_logmel``,
-which works for every mode (pretrain, finetune, scratch, extract, baseline). A file that cannot be
+which works for every mode (pretrain, finetune, scratch, extract, baseline). Runs over a pretrained
+speech backbone (``--backbone resemblyzer``, fusions) read the waveform instead: ``Run.predict_audio``
+embeds the file as the backbone did in training (``accent.embeddings.audio_embedding``). A file that cannot be
 used is reported on one line and the other files are still scored.
 
 Exit status: 0 when every file was scored, 1 when at least one file could not be (the others are
@@ -27,6 +29,8 @@ def score_file(run, path: str | Path) -> np.ndarray:
     from accent.featurize import featurize_clip
 
     try:
+        if run.needs_audio:  # a pretrained speech backbone reads the waveform itself
+            return run.predict_audio(path)
         frames, _ = featurize_clip(path, run.feature_config)
     except AudioError as exc:
         message = str(exc)

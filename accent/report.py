@@ -238,7 +238,9 @@ def dataset_section(doc: Document, records: list[RunRecord]) -> None:
         rows.append([features, ds.get("n_recordings", "n/a"), ds.get("n_speakers", "n/a"), ds.get("n_classes", "n/a"),
                      *(_split_count(splits.get(s)) for s in ("train", "val", "test")), disjoint])
         if no_ids:
-            notes.append(f"`{features}` has no speaker ids (each recording counts as its own speaker), so "
+            n_without = ds.get("recordings_without_speaker_id", ds.get("n_recordings", "all"))
+            notes.append(f"`{features}`: {n_without} of {ds.get('n_recordings', '?')} recordings have no speaker id "
+                         "(each counts as its own speaker), so "
                          "speaker-disjointness of its splits cannot be guaranteed: one person may appear in "
                          "both training and test data, which flatters its test scores.")
         elif ds and not ds.get("speaker_disjoint"):

@@ -29,6 +29,7 @@ from torch import nn
 
 from accent.errors import AccentError
 from accent.evaluate import recording_metrics
+from accent.manifest import recordings_without_speaker_id
 from accent.features import FeatureConfig, mfcc_statistics
 from accent.models import DEFAULT_PRESET, PRESETS, AccentNet, build_model, model_config
 
@@ -212,11 +213,39 @@ class Run:
         self.norm_std = np.asarray(ckpt["norm_std"], dtype=np.float32)
         self.crop_frames = int(ckpt.get("crop_frames") or crop_frames(3.0, self.feature_config))
         self.sklearn = ckpt.get("sklearn")
+        self.backbone = ckpt.get("backbone") or run_json.get("backbone") or "accent"
         self.model = None
         if ckpt.get("state_dict") is not None:
-            self.model = build_model(ckpt["model_config"])
+            from accent.waveform_finetune import build_waveform_model, is_waveform_config
+
+            config = ckpt["model_config"]
+            self.model = build_waveform_model(config) if is_waveform_config(config) else build_model(config)
             self.model.load_state_dict(ckpt["state_dict"])
             self.model.eval()
+
+    @property
+    def needs_audio(self) -> bool:
+        """True when the run reads raw audio rather than log-mels: extract over a pretrained speech
+        backbone or a fusion, or a fine-tuned pretrained backbone."""
+        return self.mode in ("extract", "finetune") and self.backbone != "accent"
+
+    def predict_audio(self, path) -> np.ndarray:
+        """Probabilities over :attr:`labels` for one audio file, for runs that read raw audio
+        (:attr:`needs_audio`); AudioError for an unusable file."""
+        if self.mode == "extract":
+            from accent.transfer import audio_features
+
+            return self.classify(audio_features(self, path)[None])[0]
+        from accent.waveform_finetune import decode, predict_waveform
+        from accent.backbones import get_backbone
+
+        backbone = get_backbone(self.backbone, random_init=True)  # preprocessing only: the weights are the run's
+        return predict_waveform(self.model, decode(backbone, str(path)), backbone.sample_rate)
+
+    def _refuse_logmel(self) -> None:
+        if self.needs_audio:
+            raise AccentError(f"run {self.rundir} uses backbone {self.backbone!r}, which reads audio, not log-mels: "
+                              "use predict_audio")
 
     def _crops(self, logmel: np.ndarray) -> list[np.ndarray]:
         logmel = np.asarray(logmel, dtype=np.float32)
@@ -231,18 +260,18 @@ class Run:
         return classifier_proba(self.sklearn, X, self.rundir)
 
     def embed_logmel(self, logmel: np.ndarray) -> np.ndarray:
+        if self.mode == "finetune":
+            self._refuse_logmel()
         if self.model is None:
             raise AccentError(f"run {self.rundir} ({self.mode}) has no network to embed with")
         return predict_logprobs(self.model, self._crops(logmel), torch.device("cpu"), embed=True)[0]
 
     def predict_logmel(self, logmel: np.ndarray) -> np.ndarray:
         """Probabilities over :attr:`labels` for one recording's log-mels (frames, n_mels)."""
+        self._refuse_logmel()
         if self.mode == "baseline":
             return self.classify(mfcc_statistics(np.asarray(logmel, np.float32))[None])[0]
         if self.mode == "extract":
-            if self.run_json.get("backbone", "accent") != "accent":
-                raise AccentError(f"run {self.rundir} uses backbone {self.run_json.get('backbone')!r}, "
-                                  "which embeds audio, not log-mels")
             return self.classify(self.embed_logmel(logmel)[None])[0]
         logp = predict_logprobs(self.model, self._crops(logmel), torch.device("cpu"))
         return softmax_rows(logp)[0]
@@ -277,9 +306,18 @@ def predict_store_rows(run: Run, store, rows: np.ndarray, progress: bool = False
     if run.mode == "baseline":
         return run.classify(mfcc_matrix(store, rows))
     if run.mode == "extract":
-        from accent.transfer import recording_embeddings
+        from accent.transfer import _embed_rows
 
-        return run.classify(recording_embeddings(run.run_json.get("backbone", "accent"), store, rows, run=run))
+        X = _embed_rows(run.backbone, store, rows, run=run, progress=progress)
+        probs = np.full((len(rows), len(run.labels)), np.nan)
+        ok = np.isfinite(X).all(axis=1)  # clips the backbone could not embed stay NaN
+        if ok.any():
+            probs[ok] = run.classify(X[ok])
+        return probs
+    if run.needs_audio:
+        from accent.waveform_finetune import store_probabilities
+
+        return store_probabilities(run.model, store, rows, progress=progress)
     return softmax_rows(recording_outputs(run.model, store, rows, run.crop_frames, torch.device("cpu")))
 
 
@@ -470,7 +508,8 @@ def dataset_summary(index: pd.DataFrame) -> dict:
     return {"n_recordings": int(len(index)), "n_speakers": int(index["speaker"].nunique()),
             "n_classes": int(index["label"].nunique()), "splits": per_split,
             "speaker_disjoint": bool((spk_splits <= 1).all()),
-            "speaker_ids": bool(index["speaker"].nunique() < len(index))}
+            "speaker_ids": recordings_without_speaker_id(index) == 0,
+            "recordings_without_speaker_id": recordings_without_speaker_id(index)}
 
 
 def predictions_table(index: pd.DataFrame, rows: np.ndarray, probs: np.ndarray, labels: list[str]) -> pd.DataFrame:

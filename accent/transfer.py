@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from accent.embeddings import can_finetune, fusion_parts
 from accent.errors import AccentError
 from accent.splits import speaker_disjoint_split, speaker_kfold, subsample_train_speakers
 from accent.models import DEFAULT_PRESET, build_model, model_config
@@ -94,41 +96,69 @@ def check_classes(index: pd.DataFrame, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- embeddings
-_EMBED_CACHE: dict[tuple, np.ndarray] = {}
+_ACCENT_CACHE: dict[tuple, np.ndarray] = {}
 
 
-def recording_embeddings(backbone: str, store, rows: np.ndarray, run=None) -> np.ndarray:
-    """Recording-level embeddings (rows x dim) of store rows: THE hook where backbones plug in.
-
-    ``accent``: the run's network, mean embedding over crops tiling each recording (cached per
-    process by checkpoint and store, so a learning curve embeds each store once). Any other name
-    goes to ``accent.backbones.get_backbone(name)``, whose ``embed_waveform`` reads each recording's
-    audio (``store.index.path``) at the backbone's sample rate.
-    """
-    if backbone == "accent":
-        if run is None or run.model is None:
-            raise AccentError("extract with backbone 'accent' needs --source RUNDIR (a pretrained run)")
-        ckpt_file = run.rundir / "checkpoint.pt"
-        key = (str(ckpt_file.resolve()), ckpt_file.stat().st_mtime_ns, str(Path(store.root).resolve()))
-        if key not in _EMBED_CACHE:
-            all_rows = np.arange(len(store.index))
-            _EMBED_CACHE.clear()
-            _EMBED_CACHE[key] = recording_outputs(run.model, store, all_rows, run.crop_frames,
-                                                  torch.device("cpu"), embed=True)
-        return _EMBED_CACHE[key][rows]
-    return _backbone_embeddings(backbone, store, rows)
+def _accent_rows(run, store, rows: np.ndarray) -> np.ndarray:
+    """Our CNN's recording embeddings (mean over crops tiling each recording), kept in memory per
+    checkpoint and store so a learning curve embeds each store once per process."""
+    if run is None or run.model is None:
+        raise AccentError("backbone 'accent' needs --source RUNDIR (a run written by `accent pretrain`)")
+    ckpt_file = run.rundir / "checkpoint.pt"
+    key = (str(ckpt_file.resolve()), ckpt_file.stat().st_mtime_ns, str(Path(store.root).resolve()))
+    if key not in _ACCENT_CACHE:
+        _ACCENT_CACHE.clear()
+        _ACCENT_CACHE[key] = recording_outputs(run.model, store, np.arange(len(store.index)), run.crop_frames,
+                                               torch.device("cpu"), embed=True)
+    return _ACCENT_CACHE[key][rows]
 
 
-def _backbone_embeddings(name: str, store, rows: np.ndarray) -> np.ndarray:
-    from accent.audio import load_audio
+def _embed_rows(backbone: str, store, rows: np.ndarray, run=None, progress: bool = False) -> np.ndarray:
+    """Recording-level features (rows x dim) of store rows for a run's ``backbone`` setting: THE hook
+    where backbones plug in. ``accent`` is the source run's CNN; ``mfcc`` and registered pretrained
+    backbones go through :func:`accent.embeddings.recording_embeddings` (cached on disk per backbone
+    and store); ``a+b`` concatenates the parts (standardised later by :func:`fit_classifier`).
+    Rows a backbone could not embed are NaN."""
+    from accent.embeddings import fusion_parts, recording_embeddings
 
-    try:
-        from accent.backbones import get_backbone
-    except ImportError:
-        raise AccentError(f"backbone {name!r} is not available (accent.backbones has no registry): use --backbone accent") from None
-    backbone = get_backbone(name)
-    paths = store.index["path"].iloc[rows]
-    return np.stack([backbone.embed_waveform(load_audio(p, backbone.sample_rate)) for p in paths])
+    blocks = [_accent_rows(run, store, rows) if part == "accent"
+              else recording_embeddings(part, store, rows=rows, progress=progress)[1]
+              for part in fusion_parts(backbone)]
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def audio_features(run, path) -> np.ndarray:
+    """The features an extract run's classifier takes, for one audio file (``accent predict``)."""
+    from accent.embeddings import audio_embedding, fusion_parts
+    from accent.featurize import featurize_clip
+
+    blocks = []
+    for part in fusion_parts(run.backbone):
+        if part == "accent":
+            frames, _ = featurize_clip(path, run.feature_config)
+            blocks.append(run.embed_logmel(np.asarray(frames, np.float32)))
+        else:
+            blocks.append(audio_embedding(part, path, run.feature_config))
+    return np.concatenate(blocks).astype(np.float32)
+
+
+def drop_unembedded(X: np.ndarray, view, data: SplitData, backbone: str) -> SplitData:
+    """The splits without the rows whose features hold NaN (clips the backbone could not embed),
+    with one warning naming them."""
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if len(bad) == 0:
+        return data
+    names = ", ".join(view.index["utt_id"].iloc[bad[:3]].astype(str))
+    more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
+    used = np.concatenate([data.train, data.val, data.test])
+    warnings.warn(f"backbone {backbone}: {len(np.intersect1d(bad, used))} recording(s) could not be embedded and "
+                  f"are left out of train/val/test: {names}{more}", stacklevel=2)
+    keep = lambda rows: rows[~np.isin(rows, bad)]
+    kept = SplitData(data.labels, keep(data.train), keep(data.val), keep(data.test))
+    if len(kept.train) == 0 or len(kept.val) == 0:
+        raise AccentError(f"backbone {backbone}: no train or val recording left after dropping the clips it "
+                          f"could not embed (see the warning); check the audio paths in {view.root}/index.csv")
+    return kept
 
 
 # ---------------------------------------------------------------------------------------- sklearn
@@ -245,19 +275,21 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: s
     if mode == "baseline":
         X = mfcc_matrix(view, np.arange(len(view.index)))
         return _sklearn_run(mode, X, view, data, out, info, classifier, seed, {})
+    if mode == "finetune" and backbone != "accent":
+        return _finetune_pretrained(view, data, out, backbone, seed, max_epochs, info, resume, progress)
     if mode == "extract":
-        X = recording_embeddings(backbone, view, np.arange(len(view.index)), run=source_run)
-        extra = {}
-        if source_run is not None and backbone == "accent":
-            extra = {"state_dict": source_run.model.state_dict(), "model_config": source_run.model.config,
-                     "crop_frames": source_run.crop_frames,
-                     "norm_mean": source_run.model.norm_mean.clone(), "norm_std": source_run.model.norm_std.clone()}
+        X = _embed_rows(backbone, view, np.arange(len(view.index)), run=source_run, progress=progress)
+        data = drop_unembedded(X, view, data, backbone)
+        extra = {"backbone": backbone}
+        if source_run is not None and "accent" in fusion_parts(backbone):
+            extra.update({"state_dict": source_run.model.state_dict(), "model_config": source_run.model.config,
+                          "crop_frames": source_run.crop_frames,
+                          "norm_mean": source_run.model.norm_mean.clone(),
+                          "norm_std": source_run.model.norm_std.clone()})
         return _sklearn_run(mode, X, view, data, out, info, classifier, seed, extra)
     crop_s = 3.0 if source_run is None else source_run.crop_frames / view.config.frames_per_second
     torch.manual_seed(seed)
     if mode == "finetune":
-        if backbone != "accent":
-            raise AccentError(f"finetune with backbone {backbone!r} is not supported here: use --mode extract")
         model = copy.deepcopy(source_run.model)
         model.replace_head(len(data.labels))
         linear_probe_head(model, view, data, source_run.crop_frames, seed)
@@ -271,6 +303,20 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: s
         model.set_normalization(view.mean, view.std)
         cfg = _network_config(SCRATCH_CONFIG, seed, device, max_epochs, crop_s)
     return train_network(model, view, data, cfg, out, mode=mode, run_info=info, resume=resume, progress=progress)
+
+
+def _finetune_pretrained(view: StoreView, data: SplitData, out: Path, backbone: str, seed: int,
+                         max_epochs: int | None, info: dict, resume: bool, progress: bool) -> dict:
+    """finetune with a registered pretrained backbone: the waveform recipe of :mod:`accent.waveform_finetune`."""
+    if not can_finetune(backbone):
+        raise AccentError(f"--mode finetune needs one network to update, not {backbone!r} (mfcc or a fusion): "
+                          "use --mode extract for it")
+    from accent.waveform_finetune import finetune_backbone
+
+    X = _embed_rows(backbone, view, np.arange(len(view.index)), progress=progress)  # the linear probe's features
+    data = drop_unembedded(X, view, data, backbone)
+    return finetune_backbone(backbone, view, data, X, out, seed=seed, max_epochs=max_epochs, info=info,
+                             resume=resume, progress=progress)
 
 
 def run_transfer(features, mode: str, out, *, source=None, per_class: int | None = None,
@@ -290,14 +336,14 @@ def run_transfer(features, mode: str, out, *, source=None, per_class: int | None
         return done
     store = FeatureStore.open(features)
     source_run = None
-    needs_source = mode in ("extract", "finetune") and backbone == "accent"
+    needs_source = mode in ("extract", "finetune") and "accent" in fusion_parts(backbone)
     if source is not None and (needs_source or mode == "scratch"):
         source_run = load_run(source)
         check_feature_config(source_run.feature_config, store.config, features)
     elif needs_source:
         raise AccentError(f"--mode {mode} needs --source RUNDIR (a run written by `accent pretrain`)")
     info = {"backbone": backbone if mode in ("extract", "finetune") else None,
-            "source": str(source) if source is not None and mode != "baseline" else None,
+            "source": str(source) if source_run is not None else None,
             "features": str(features), "seed": seed, "per_class": per_class, "train_fraction": train_fraction,
             "folds": folds, "fold": None}
     kwargs = dict(source_run=source_run, backbone=backbone, classifier=classifier, seed=seed, preset=preset,
@@ -371,7 +417,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--folds", type=int, help="speaker-disjoint k-fold cross-validation (small corpora)")
     p.add_argument("--classifier", default="logreg",
                    help=f"extract/baseline classifier: {', '.join(CLASSIFIERS)} or a dotted sklearn class")
-    p.add_argument("--backbone", default="accent", help="embedding network for extract (default: the source run)")
+    p.add_argument("--backbone", default="accent",
+                   help="network for extract/finetune: accent (the --source run, default), a pretrained backbone "
+                        "(resemblyzer, hubert_base@8, ...), or for extract mfcc or a fusion such as mfcc+resemblyzer")
     p.add_argument("--preset", default=None, help="scratch without --source: model preset (default tdnn)")
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")

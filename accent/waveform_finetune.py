@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from accent.errors import AccentError
+from accent.errors import AccentError, AudioError
 from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, SplitData, TrainConfig, crop_at,
                           dataset_summary, epoch_plan, eval_crops, predictions_table, save_atomic, softmax_rows,
                           split_metrics, write_run)
@@ -123,12 +123,27 @@ def predict_waveform(model: WaveformClassifier, wave: np.ndarray, sample_rate: i
 
 
 def store_probabilities(model: WaveformClassifier, store, rows: np.ndarray, progress: bool = False) -> np.ndarray:
-    """Probabilities of store rows (``accent evaluate``); each clip decoded again from its path."""
+    """Probabilities of store rows (``accent evaluate``), each clip decoded again from its path, one
+    at a time; a clip that cannot be used gets a NaN row and is named in one warning."""
+    import warnings
+
+    from tqdm import tqdm
+
     from accent.backbones import get_backbone
 
     backbone = get_backbone(model.config["backbone"], random_init=True)  # preprocessing only, no weights
-    waves = decode_rows(backbone, store.index, rows, "evaluation", progress)
-    return softmax_rows(recording_logprobs(model, waves, int(EVAL_CROP_S * backbone.sample_rate)))
+    eval_len = int(EVAL_CROP_S * backbone.sample_rate)
+    probs = np.full((len(rows), model.config["n_classes"]), np.nan)
+    failed = []
+    for k, path in enumerate(tqdm(store.index["path"].iloc[rows].tolist(), desc="predict", unit="clip",
+                                  file=sys.stderr, disable=not progress, leave=False)):
+        try:
+            probs[k] = softmax_rows(recording_logprobs(model, [decode(backbone, path)], eval_len))[0]
+        except AudioError as exc:
+            failed.append(f"{path}: {exc}")
+    if failed:
+        warnings.warn(f"{len(failed)} recording(s) could not be scored: {'; '.join(failed[:3])}", stacklevel=2)
+    return probs
 
 
 # ---------------------------------------------------------------------------------------- training

@@ -85,3 +85,12 @@ def test_label_map_and_class_filter_count_drops():
     assert set(kept["label"]) == {"american"}
     with pytest.raises(AccentError, match="maps none"):
         apply_label_map(df, {"klingon": "x"}, DropLog())
+
+
+def test_recordings_without_speaker_id_are_counted():
+    from accent.manifest import own_speaker, recordings_without_speaker_id
+
+    df = make_corpus()
+    assert recordings_without_speaker_id(df) == 0
+    df.loc[:4, "speaker"] = own_speaker(df.loc[:4, "utt_id"])
+    assert recordings_without_speaker_id(df) == 5

@@ -32,7 +32,7 @@ import pandas as pd
 from accent.corpora.base import (AUDIO_MISSING, FileIndex, nothing_left, read_table, require_dir,
                                  resolve_label_map, utt_ids_from_relative)
 from accent.errors import AccentError
-from accent.manifest import DropLog, drop_rows, load_label_map
+from accent.manifest import DropLog, drop_rows, load_label_map, own_speaker
 
 CORPUS = "commonvoice"
 DEFAULT_BUCKETS = Path(__file__).resolve().parents[2] / "data" / "cv_accent_buckets.csv"
@@ -83,7 +83,7 @@ def load_commonvoice(root: str | Path, *, label_column: str | None = None, label
     if (df["speaker"] == "").any():
         log.note(NO_SPEAKER_IDS if (df["layout"] == V1).any() else
                  "some clips have no client_id: each of those is treated as its own speaker")
-        df = df.assign(speaker=df["speaker"].where(df["speaker"] != "", "utt-" + df["utt_id"]))
+        df = df.assign(speaker=df["speaker"].where(df["speaker"] != "", own_speaker(df["utt_id"])))
     df = df.assign(duration_s=clip_durations(df, root))
     if df.empty and not allow_empty:
         n_audio = int((locate_clips(listed, root, files) != "").sum())

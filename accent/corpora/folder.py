@@ -19,7 +19,7 @@ import pandas as pd
 
 from accent.corpora.base import AUDIO_EXTENSIONS, nothing_left, require_dir
 from accent.errors import AccentError
-from accent.manifest import DropLog, drop_rows
+from accent.manifest import DropLog, drop_rows, own_speaker
 
 CORPUS = "folder"
 NOT_IN_LABEL_FOLDER = "audio file not inside a label folder"
@@ -54,7 +54,7 @@ def load_folder(root: str | Path, *, speaker_regex: str | None = None,
         n_flat = int((speaker == "").sum())
         if n_flat:
             log.note(NO_SPEAKER_FOLDERS.format(n=n_flat))
-        df = df.assign(speaker=speaker.where(speaker != "", "utt-" + df["utt_id"]))
+        df = df.assign(speaker=speaker.where(speaker != "", own_speaker(df["utt_id"])))
     nothing_left(df, log, CORPUS, root, allow_empty)
     return df.drop(columns=["within"]), log
 

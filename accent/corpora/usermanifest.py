@@ -16,7 +16,7 @@ import pandas as pd
 
 from accent.corpora.base import AUDIO_MISSING, FileIndex, nothing_left, read_table, utt_ids_from_relative
 from accent.errors import AccentError
-from accent.manifest import SPLITS, DropLog, drop_rows
+from accent.manifest import SPLITS, DropLog, drop_rows, own_speaker
 
 CORPUS = "manifest"
 TAB_SUFFIXES = (".tsv", ".tab")
@@ -76,7 +76,7 @@ def assign_speakers(df: pd.DataFrame, log: DropLog) -> pd.DataFrame:
     n_missing = int((speaker == "").sum())
     if n_missing:
         log.note(NO_SPEAKERS.format(n=n_missing))
-    return df.assign(speaker=speaker.where(speaker != "", "utt-" + df["utt_id"]))
+    return df.assign(speaker=speaker.where(speaker != "", own_speaker(df["utt_id"])))
 
 
 def own_splits(split: pd.Series, table_path: Path) -> pd.Series:

@@ -1,0 +1,189 @@
+"""Pretrained backbones wired through transfer, curve, predict and report, on a tiny espeak-ng corpus.
+
+Two "accents" are two espeak-ng voice families (American English and German voices reading English
+sentences), one clip per speaker, so every split is speaker-disjoint.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from accent.backbones.resemblyzer import ResemblyzerBackbone
+from accent.errors import AccentError
+from accent.store import FeatureStore
+
+SENTENCES = ["Please call Stella.", "Ask her to bring these things with her from the store.",
+             "Six spoons of fresh snow peas, five thick slabs of blue cheese.", "We also need a small plastic snake."]
+VOICES = {"us": ["en-us", "en-us+f2", "en-us+m3", "en-us+f4", "en-us+m5", "en-us+f1", "en-us+m7"],
+          "de": ["de", "de+f2", "de+m3", "de+f4", "de+m5", "de+f1", "de+m7"]}
+SPLITS = ["train"] * 3 + ["val"] * 2 + ["test"] * 2
+N_CLIPS = sum(len(v) for v in VOICES.values())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def speech_store(tmp_path_factory) -> Path:
+    """A featurized store of 14 espeak-ng clips (2 classes x 3 train, 2 val, 2 test speakers)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    try:
+        from accent.backbones import get_backbone
+
+        get_backbone("resemblyzer")
+    except AccentError as exc:
+        pytest.skip(f"resemblyzer weights unavailable: {exc}")
+    from accent.featurize import featurize
+    from accent.manifest import finalize
+
+    root = tmp_path_factory.mktemp("speech")
+    rows = []
+    for label, voices in VOICES.items():
+        for k, (voice, split) in enumerate(zip(voices, SPLITS)):
+            path = root / f"{label}{k}.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), SENTENCES[k % len(SENTENCES)]],
+                           check=True, capture_output=True)
+            rows.append({"utt_id": f"{label}{k}", "path": str(path), "speaker": f"{label}{k}", "label": label,
+                         "split": split})
+    featurize(finalize(pd.DataFrame(rows), "synthetic"), root / "feats", workers=1, progress=False)
+    return root / "feats"
+
+
+@pytest.fixture
+def store(speech_store, tmp_path) -> Path:
+    """A private copy of the store: its embedding cache starts empty."""
+    return Path(shutil.copytree(speech_store, tmp_path / "feats"))
+
+
+@pytest.fixture
+def embed_calls(monkeypatch) -> list:
+    """Counts Resemblyzer embeddings computed (cache misses)."""
+    calls = []
+    original = ResemblyzerBackbone.embed_waveform
+
+    def counting(self, wave):
+        calls.append(1)
+        return original(self, wave)
+
+    monkeypatch.setattr(ResemblyzerBackbone, "embed_waveform", counting)
+    return calls
+
+
+def _test_probabilities(rundir: Path) -> pd.DataFrame:
+    table = pd.read_csv(rundir / "predictions.csv")
+    return table[table["split"] == "test"].set_index("utt_id")
+
+
+def test_extract_with_resemblyzer_and_fusion_embed_each_clip_once(store, embed_calls, tmp_path):
+    from accent.train import load_run
+    from accent.transfer import run_transfer
+
+    single = run_transfer(store, "extract", tmp_path / "res", backbone="resemblyzer", progress=False)
+    assert len(embed_calls) == N_CLIPS
+    assert single["backbone"] == "resemblyzer" and single["source"] is None
+    assert single["metrics"]["test"]["n"] == 4 and single["n_train_recordings"] == 6
+    # a speaker encoder tells an American from a German voice: above the 0.5 chance level
+    assert single["metrics"]["test"]["balanced_accuracy"] > 0.5
+    fused = run_transfer(store, "extract", tmp_path / "fused", backbone="mfcc+resemblyzer", progress=False)
+    again = run_transfer(store, "extract", tmp_path / "again", backbone="resemblyzer", seed=1, per_class=2,
+                         progress=False)
+    assert len(embed_calls) == N_CLIPS  # the fusion and the second run read the cache
+    assert again["n_train_recordings"] == 4
+    assert load_run(tmp_path / "fused").sklearn["scaler_mean"].shape == (60 + 256,)
+    assert fused["backbone"] == "mfcc+resemblyzer"
+
+
+def test_clip_the_backbone_cannot_embed_is_left_out(store, tmp_path):
+    from accent.transfer import run_transfer
+
+    index = FeatureStore.open(store).index
+    broken = index[index["split"] == "test"].iloc[0]
+    audio = Path(broken["path"])  # the copy's index points at the module's shared audio
+    original = audio.read_bytes()
+    audio.write_bytes(b"RIFF but not really a wav")
+    try:
+        with pytest.warns(UserWarning, match="left out of train/val/test"):
+            result = run_transfer(store, "extract", tmp_path / "run", backbone="resemblyzer", progress=False)
+    finally:  # the other tests use the clip
+        audio.write_bytes(original)
+    assert result["metrics"]["test"]["n"] == 3
+    assert broken["utt_id"] not in _test_probabilities(tmp_path / "run").index
+
+
+def test_predict_with_an_extract_resemblyzer_run_matches_its_predictions(store, tmp_path):
+    from accent.predict import predict_files
+    from accent.transfer import run_transfer
+
+    run_transfer(store, "extract", tmp_path / "run", backbone="resemblyzer", progress=False)
+    expected = _test_probabilities(tmp_path / "run")
+    index = FeatureStore.open(store).index.set_index("utt_id")
+    paths = [index.loc[u, "path"] for u in expected.index]
+    results = predict_files(tmp_path / "run", paths, k=2)
+    for utt, res in zip(expected.index, results):
+        assert res["top"][0]["label"] == expected.loc[utt, "pred"]
+        for label, p in res["probabilities"].items():
+            assert p == pytest.approx(expected.loc[utt, f"p_{label}"], abs=1e-5)
+
+
+def test_finetune_resemblyzer_updates_the_encoder_and_predicts(store, tmp_path, monkeypatch):
+    import accent.waveform_finetune as wf
+    from accent.backbones import get_backbone
+    from accent.predict import predict_files
+    from accent.train import load_run
+    from accent.transfer import run_transfer
+
+    # one head-only epoch, then one epoch of the whole network; few crops to keep it fast
+    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "min_crops_per_epoch", 8)
+    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "batch_size", 8)
+    result = run_transfer(store, "finetune", tmp_path / "ft", backbone="resemblyzer", max_epochs=2, progress=False)
+    assert result["epochs_run"] == 2 and 1 <= result["best_epoch"] <= 2
+    assert result["metrics"]["test"]["n"] == 4 and result["labels"] == ["de", "us"]
+    run = load_run(tmp_path / "ft")  # weights_only load
+    assert run.needs_audio and isinstance(run.model, wf.WaveformClassifier)
+    pretrained = get_backbone("resemblyzer").torch_module().state_dict()
+    tuned = run.model.body.state_dict()
+    name = "encoder.lstm.weight_ih_l0"
+    changed = not torch.equal(tuned[name], pretrained[name])
+    assert changed == (result["best_epoch"] == 2)  # the body trains only after the frozen warm-up epoch
+    expected = _test_probabilities(tmp_path / "ft")
+    index = FeatureStore.open(store).index.set_index("utt_id")
+    res = predict_files(tmp_path / "ft", [index.loc[expected.index[0], "path"]])[0]
+    for label, p in res["probabilities"].items():
+        assert p == pytest.approx(expected.iloc[0][f"p_{label}"], abs=1e-4)
+    with pytest.raises(AccentError, match="mode extract"):
+        run_transfer(store, "finetune", tmp_path / "nope", backbone="mfcc+resemblyzer", progress=False)
+
+
+def test_curve_with_two_backbones_embeds_once_and_reports_every_series(store, embed_calls, tmp_path):
+    from accent.curve import plan_points, run_curve
+    from accent.report import build_report
+
+    planned = {p.series for p in plan_points(["extract", "finetune"], ["resemblyzer", "mfcc+resemblyzer"], ["all"], [0])}
+    assert planned == {"extract-resemblyzer", "extract-mfcc+resemblyzer", "finetune-resemblyzer"}
+    table = run_curve(None, store, tmp_path / "curve", sizes=[2, "all"], seeds=[0, 1], modes=["baseline", "extract"],
+                      backbones=["resemblyzer", "mfcc+resemblyzer"], jobs=1, progress=False)
+    assert set(table["series"]) == {"baseline", "extract-resemblyzer", "extract-mfcc+resemblyzer"}
+    assert len(table) == 3 * 2 * 2 and table["balanced_accuracy"].notna().all()
+    assert len(embed_calls) == N_CLIPS  # 8 resemblyzer runs, one embedding pass
+    runs = [tmp_path / "curve" / d for d in table["run_dir"] if d.endswith("nall/seed0")]
+    report = build_report(runs, tmp_path / "report", curve=tmp_path / "curve", n_boot=50, embeddings=False,
+                          progress=False).read_text()
+    for series in ("extract-resemblyzer", "extract-mfcc+resemblyzer"):
+        assert f"| {series} |" in report  # learning-curve table
+    assert "| mfcc+resemblyzer |" in report  # comparison table's backbone column
+    assert (tmp_path / "report" / "figures" / "learning_curve.png").stat().st_size > 0
+    plan = json.loads((tmp_path / "curve" / "curve.json").read_text())
+    assert plan["backbones"] == ["resemblyzer", "mfcc+resemblyzer"]
