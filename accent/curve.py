@@ -13,6 +13,8 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +300,15 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed `accent curve` must not leave workers training on: they stop within a second.
+    (Finished runs are on disk; an interrupted one resumes from its training state.)"""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_points(tasks: list[tuple], jobs: int):

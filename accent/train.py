@@ -306,9 +306,9 @@ def predict_store_rows(run: Run, store, rows: np.ndarray, progress: bool = False
     if run.mode == "baseline":
         return run.classify(mfcc_matrix(store, rows))
     if run.mode == "extract":
-        from accent.transfer import _embed_rows
+        from accent.transfer import embed_rows
 
-        X = _embed_rows(run.backbone, store, rows, run=run, progress=progress)
+        X = embed_rows(run.backbone, store, rows, run=run, progress=progress)
         probs = np.full((len(rows), len(run.labels)), np.nan)
         ok = np.isfinite(X).all(axis=1)  # clips the backbone could not embed stay NaN
         if ok.any():

@@ -8,6 +8,14 @@
   every transfer result is compared with.
 * ``baseline``: MFCC statistics of the same stored log-mels, standardised, logistic regression.
 
+``--backbone`` picks the pretrained network of extract and finetune: ``accent`` (the ``--source``
+run, default), a registered pretrained speech backbone (``resemblyzer``, see :mod:`accent.backbones`),
+which reads each clip's audio and is fine-tuned on waveform crops by :mod:`accent.waveform_finetune`,
+or, for extract only, ``mfcc`` or a fusion such as ``mfcc+resemblyzer`` or ``accent+resemblyzer``
+(the parts' vectors side by side, standardised together). Pretrained-backbone embeddings are cached
+per (backbone, store) by :mod:`accent.embeddings`; a clip a backbone cannot embed is left out of
+every split with a warning.
+
 All modes subsample only the training split (by speaker), and score the same val/test recordings.
 Logistic regressions are saved as arrays in checkpoint.pt (no pickle). Other scikit-learn
 classifiers are saved with joblib in ``classifier.joblib``: joblib files are pickles and execute
@@ -113,13 +121,13 @@ def _accent_rows(run, store, rows: np.ndarray) -> np.ndarray:
     return _ACCENT_CACHE[key][rows]
 
 
-def _embed_rows(backbone: str, store, rows: np.ndarray, run=None, progress: bool = False) -> np.ndarray:
+def embed_rows(backbone: str, store, rows: np.ndarray, run=None, progress: bool = False) -> np.ndarray:
     """Recording-level features (rows x dim) of store rows for a run's ``backbone`` setting: THE hook
     where backbones plug in. ``accent`` is the source run's CNN; ``mfcc`` and registered pretrained
     backbones go through :func:`accent.embeddings.recording_embeddings` (cached on disk per backbone
     and store); ``a+b`` concatenates the parts (standardised later by :func:`fit_classifier`).
     Rows a backbone could not embed are NaN."""
-    from accent.embeddings import fusion_parts, recording_embeddings
+    from accent.embeddings import recording_embeddings
 
     blocks = [_accent_rows(run, store, rows) if part == "accent"
               else recording_embeddings(part, store, rows=rows, progress=progress)[1]
@@ -129,7 +137,7 @@ def _embed_rows(backbone: str, store, rows: np.ndarray, run=None, progress: bool
 
 def audio_features(run, path) -> np.ndarray:
     """The features an extract run's classifier takes, for one audio file (``accent predict``)."""
-    from accent.embeddings import audio_embedding, fusion_parts
+    from accent.embeddings import audio_embedding
     from accent.featurize import featurize_clip
 
     blocks = []
@@ -145,14 +153,14 @@ def audio_features(run, path) -> np.ndarray:
 def drop_unembedded(X: np.ndarray, view, data: SplitData, backbone: str) -> SplitData:
     """The splits without the rows whose features hold NaN (clips the backbone could not embed),
     with one warning naming them."""
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    used = np.concatenate([data.train, data.val, data.test])
+    bad = used[~np.isfinite(X[used]).all(axis=1)]
     if len(bad) == 0:
         return data
     names = ", ".join(view.index["utt_id"].iloc[bad[:3]].astype(str))
     more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
-    used = np.concatenate([data.train, data.val, data.test])
-    warnings.warn(f"backbone {backbone}: {len(np.intersect1d(bad, used))} recording(s) could not be embedded and "
-                  f"are left out of train/val/test: {names}{more}", stacklevel=2)
+    warnings.warn(f"backbone {backbone}: {len(bad)} recording(s) could not be embedded and are left out of "
+                  f"train/val/test: {names}{more}", stacklevel=2)
     keep = lambda rows: rows[~np.isin(rows, bad)]
     kept = SplitData(data.labels, keep(data.train), keep(data.val), keep(data.test))
     if len(kept.train) == 0 or len(kept.val) == 0:
@@ -278,7 +286,7 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: s
     if mode == "finetune" and backbone != "accent":
         return _finetune_pretrained(view, data, out, backbone, seed, max_epochs, info, resume, progress)
     if mode == "extract":
-        X = _embed_rows(backbone, view, np.arange(len(view.index)), run=source_run, progress=progress)
+        X = embed_rows(backbone, view, np.arange(len(view.index)), run=source_run, progress=progress)
         data = drop_unembedded(X, view, data, backbone)
         extra = {"backbone": backbone}
         if source_run is not None and "accent" in fusion_parts(backbone):
@@ -313,7 +321,7 @@ def _finetune_pretrained(view: StoreView, data: SplitData, out: Path, backbone: 
                           "use --mode extract for it")
     from accent.waveform_finetune import finetune_backbone
 
-    X = _embed_rows(backbone, view, np.arange(len(view.index)), progress=progress)  # the linear probe's features
+    X = embed_rows(backbone, view, np.arange(len(view.index)), progress=progress)  # the linear probe's features
     data = drop_unembedded(X, view, data, backbone)
     return finetune_backbone(backbone, view, data, X, out, seed=seed, max_epochs=max_epochs, info=info,
                              resume=resume, progress=progress)
