@@ -374,7 +374,10 @@ def _run_folds(store, mode, out: Path, k: int, per_class, train_fraction, seed, 
                                                                 seed=seed + fold).to_numpy()
         index = target_index(index, per_class, train_fraction, seed)
         fold_out = out / f"fold{fold}"
-        result = run_single(StoreView(store, index), mode, fold_out, info={**info, "fold": fold}, **kwargs)
+        # the aggregate has no checkpoint of its own, so resuming means reusing each finished fold
+        result = finished_run(fold_out) if kwargs["resume"] else None
+        if result is None:
+            result = run_single(StoreView(store, index), mode, fold_out, info={**info, "fold": fold}, **kwargs)
         runs.append(result)
         tables.append(pd.read_csv(fold_out / "predictions.csv", keep_default_na=False))
     from accent.evaluate import recording_metrics

@@ -186,3 +186,21 @@ def test_curve_with_two_backbones_embeds_once_and_reports_every_series(store, em
     assert (tmp_path / "report" / "figures" / "learning_curve.png").stat().st_size > 0
     plan = json.loads((tmp_path / "curve" / "curve.json").read_text())
     assert plan["backbones"] == ["resemblyzer", "mfcc+resemblyzer"]
+
+
+def test_resumed_kfold_run_reuses_its_finished_folds(tiny_stores, tmp_path, monkeypatch):
+    import accent.transfer as transfer
+
+    first = transfer.run_transfer(tiny_stores["target_big"], "baseline", tmp_path / "cv", folds=3, progress=False)
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished fold was trained again")
+
+    monkeypatch.setattr(transfer, "run_single", must_not_train)
+    again = transfer.run_transfer(tiny_stores["target_big"], "baseline", tmp_path / "cv", folds=3, progress=False,
+                                  resume=True)
+    assert again["metrics"]["test"] == first["metrics"]["test"]
+    (tmp_path / "cv" / "fold1" / "run.json").unlink()  # an unfinished fold is trained again
+    with pytest.raises(AssertionError, match="trained again"):
+        transfer.run_transfer(tiny_stores["target_big"], "baseline", tmp_path / "cv", folds=3, progress=False,
+                              resume=True)
