@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from accent.errors import AccentError
+from accent.fileio import write_csv_atomic, write_json_atomic
 
 ALL = "all"
 DEFAULT_SIZES = "5,10,20,50,all"
@@ -190,12 +191,6 @@ def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
     return row
 
 
-def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-
-
 def run_curve(source: str | Path | None, features: str | Path, out: str | Path, *,
               sizes: list | None = None, seeds: list[int] | None = None, modes: list[str] | None = None,
               backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
@@ -239,7 +234,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "sizes_requested": sizes, "sizes": run_sizes, "capped_sizes": capped,
             "largest_train_class": largest, "seeds": seeds, "modes": modes, "backbones": backbones,
             "preset": preset, "max_epochs": max_epochs}
-    _write_json_atomic(out / "curve.json", plan)
+    write_json_atomic(out / "curve.json", plan)
 
     points = plan_points(modes, backbones, run_sizes, seeds)
     done: dict[int, dict] = {}
@@ -356,12 +351,6 @@ def summarize_curve(df: pd.DataFrame) -> pd.DataFrame:
 
 def _note(text: str) -> None:
     print(f"accent curve: note: {text}", file=sys.stderr)
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def _run_cli(args) -> int:

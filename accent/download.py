@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from accent import __version__
 from accent.errors import AccentError
+from accent.fileio import write_json_atomic
 
 USER_AGENT = f"accent/{__version__} (accent-classification research; resumable, rate-limited downloader)"
 TIMEOUT_S = 30.0
@@ -393,7 +394,7 @@ def install_archive(archive: Path, out: Path, marker: dict, arrange) -> dict:
     try:
         extract_archive(archive, tmp)
         root = arrange(tmp, marker)
-        _write_json_atomic(root / MARKER, marker)
+        write_json_atomic(root / MARKER, marker)
         if out.exists():
             out.rmdir()
         root.replace(out)
@@ -422,12 +423,6 @@ def _done_marker(out: Path, sha256: str | None, corpus: str) -> dict | None:
                           "to replace it")
     print(f"{corpus}: {out} is already extracted ({MARKER}); nothing to do")
     return marker
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def _obtain_archive(archive: str, out: Path, download_dir: Path | None, policy: RetryPolicy,

@@ -20,7 +20,6 @@ Design choices:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os

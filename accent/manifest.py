@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from accent.errors import AccentError
+from accent.fileio import write_csv_atomic
 
 COLUMNS = ["utt_id", "path", "speaker", "label", "split", "duration_s", "text", "corpus"]
 REQUIRED = ["utt_id", "path", "speaker", "label"]
@@ -83,10 +84,7 @@ def finalize(df: pd.DataFrame, corpus: str) -> pd.DataFrame:
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     """Write atomically (temporary file then rename) so a crash never leaves half a manifest."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_csv_atomic(df, path)
     return path
 
 

@@ -11,6 +11,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from accent.fileio import atomic_path
+
 DPI = 120
 MAX_ANNOTATED_CLASSES = 16   # above this the confusion cells are too small to print numbers in
 SERIES_MARKERS = "osD^v<>ph*"
@@ -26,10 +28,8 @@ def new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, lis
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG through a temporary file and a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=DPI)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
     return path
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from accent import plots
 from accent.curve import ALL, MODE_ORDER, read_curve, size_key, summarize_curve
 from accent.errors import AccentError
+from accent.fileio import write_text_atomic
 
 DIGITS = 3                      # every metric in the report is rounded to this many decimals
 METRIC_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1"}
@@ -566,15 +567,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, curve: str | Path 
         doc.heading(2, "Runs")
         for rec in records:
             run_section(doc, rec, intervals.get(rec.name), out)
-    _write_text_atomic(out / "report.md", doc.to_markdown())
-    _write_text_atomic(out / "report.html", doc.to_html())
+    write_text_atomic(out / "report.md", doc.to_markdown())
+    write_text_atomic(out / "report.html", doc.to_html())
     return out / "report.md"
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _run_cli(args) -> int:

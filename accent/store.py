@@ -27,6 +27,7 @@ import pandas as pd
 
 from accent import __version__
 from accent.errors import AccentError
+from accent.fileio import write_bytes_atomic
 from accent.features import FeatureConfig
 
 FORMAT = "accent-store/1"
@@ -50,13 +51,7 @@ def _featurize_hint(root: Path) -> str:
 
 
 def _write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file, fsync, then rename: readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def read_store_json(root: Path) -> dict | None:

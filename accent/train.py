@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from accent.errors import AccentError
+from accent.fileio import atomic_path, write_csv_atomic, write_json_atomic
 from accent.evaluate import recording_metrics
 from accent.manifest import recordings_without_speaker_id
 from accent.features import FeatureConfig, mfcc_statistics
@@ -169,9 +170,8 @@ def softmax_rows(logp: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- checkpoints
 def save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -529,12 +529,8 @@ def write_run(out: Path, ckpt: dict, run_json: dict, table: pd.DataFrame) -> dic
     """checkpoint.pt, predictions.csv, then run.json last (its presence marks a finished run)."""
     out.mkdir(parents=True, exist_ok=True)
     save_atomic(ckpt, out / CHECKPOINT)
-    tmp = out / (PREDICTIONS + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out / PREDICTIONS)
-    tmp = out / (RUN_JSON + ".tmp")
-    tmp.write_text(json.dumps(run_json, indent=2, default=float) + "\n", encoding="utf-8")
-    tmp.replace(out / RUN_JSON)
+    write_csv_atomic(table, out / PREDICTIONS)
+    write_json_atomic(out / RUN_JSON, run_json, default=float)
     (out / TRAIN_STATE).unlink(missing_ok=True)
     return run_json
 

@@ -32,7 +32,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from accent.audio import load_audio, resample  # noqa: E402
+from accent.audio import resample  # noqa: E402
 from accent.features import FeatureConfig, log_mel, preprocess  # noqa: E402
 from accent.featurize import featurize, featurize_clip  # noqa: E402
 

@@ -70,7 +70,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    print(f"| preset | params | compute s/step | compute segments/s | real loop s/step | real loop segments/s |")
+    print("| preset | params | compute s/step | compute segments/s | real loop s/step | real loop segments/s |")
     print("|---|---|---|---|---|---|")
     for preset in args.presets.split(","):
         params = sum(p.numel() for p in build_model(model_config(preset, 64, 12)).parameters())

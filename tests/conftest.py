@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from accent.features import FeatureConfig
 from accent.store import StoreWriter
@@ -93,3 +94,12 @@ def tiny_stores(tmp_path_factory):
         "other_config": make_tiny_store(base / "other", [0, 1], {"train": 3, "val": 2, "test": 2}, seed=4,
                                         n_mels=20),
     }
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small models on a shared 2-core machine: one thread avoids OpenMP spin-wait stalls (10x here)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

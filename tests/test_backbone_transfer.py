@@ -26,12 +26,7 @@ SPLITS = ["train"] * 3 + ["val"] * 2 + ["test"] * 2
 N_CLIPS = sum(len(v) for v in VOICES.values())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

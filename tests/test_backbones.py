@@ -29,13 +29,7 @@ TINY = {
 }
 SENTENCES = ["Please call Stella.", "Ask her to bring these things.", "Six spoons of fresh snow peas."]
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models on a shared 2-core machine: one thread avoids OpenMP spin-wait stalls (10x here)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _speak(text: str, path: Path, voice: str = "en") -> Path:

@@ -18,7 +18,7 @@ import soundfile as sf
 from accent import cli
 from accent.audio import load_audio, resample
 from accent.errors import AccentError
-from accent.features import FeatureConfig, log_mel, preprocess
+from accent.features import log_mel, preprocess
 from accent.featurize import featurize, merge
 from accent.manifest import read_manifest
 from accent.store import FeatureStore

@@ -38,7 +38,6 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE

@@ -1,0 +1,47 @@
+"""Atomic writes: every file a stage produces appears whole or not at all.
+
+Each writer goes to ``<name>.tmp`` beside the target, fsyncs it, then renames it over the target,
+so an interrupted stage never leaves half a manifest, checkpoint or report behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is synced and renamed to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, data, **json_options) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, **json_options) + "\n")
+
+
+def write_csv_atomic(df, path: str | Path) -> None:
+    """A pandas DataFrame as CSV, without its index."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
