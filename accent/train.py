@@ -19,6 +19,7 @@ import math
 import os
 import pickle
 import time
+import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -178,6 +179,8 @@ def load_checkpoint(path: Path) -> dict:
     """Read a checkpoint with ``weights_only=True``; anything else becomes a one-line AccentError."""
     if not path.is_file():
         raise AccentError(f"checkpoint {path} not found: train one with `accent pretrain` or `accent transfer`")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is damaged
+        raise AccentError(f"checkpoint {path} is corrupt or truncated (not a torch checkpoint archive): retrain it")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

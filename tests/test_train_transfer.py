@@ -139,7 +139,7 @@ def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
         load_run(tmp_path / "nothing")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"not a zip file")
-    with pytest.raises(AccentError):
+    with pytest.raises(AccentError, match="corrupt or truncated"):
         load_run(tmp_path / "bad")
 
 
