@@ -135,7 +135,12 @@ def summarize(df: pd.DataFrame, log: DropLog | None = None, title: str = "manife
             sizes = df["split"].value_counts()
             parts = [f"{s}={int(sizes.get(s, 0))} ({df.loc[df.split == s, 'speaker'].nunique()} speakers)" for s in SPLITS]
             lines.append("splits: " + "  ".join(parts))
-            lines.append("speaker-disjoint splits: " + ("yes" if splits_are_speaker_disjoint(df) else "NO"))
+            n_unknown = recordings_without_speaker_id(df)
+            if n_unknown:
+                verdict = f"cannot be guaranteed ({n_unknown} of {len(df)} recordings have no speaker id)"
+            else:
+                verdict = "yes" if splits_are_speaker_disjoint(df) else "NO"
+            lines.append("speaker-disjoint splits: " + verdict)
     for note in (log.notes if log else []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from accent.corpora.folder import load_folder
 from accent.corpora.saa import STELLA_PARAGRAPH, load_saa
 from accent.corpora.usermanifest import load_user_manifest
 from accent.errors import AccentError
-from accent.manifest import COLUMNS, read_manifest, splits_are_speaker_disjoint
+from accent.manifest import COLUMNS, read_manifest, splits_are_speaker_disjoint, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
@@ -242,6 +242,7 @@ def test_commonvoice_v1_kaggle_has_no_speakers_and_says_so(tmp_path):
     assert df["speaker"].nunique() == len(df) and df["utt_id"].is_unique
     assert any("no speaker ids" in note for note in log.notes)
     assert set(df["split"]) == {"train", "val", "test"} and (df["text"] == "hello, world").all()
+    assert "speaker-disjoint splits: cannot be guaranteed (9 of 9 recordings have no speaker id)" in summarize(df, log)
 
 
 # ---------------------------------------------------------------- folder and user manifest
