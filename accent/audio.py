@@ -72,12 +72,3 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     if not np.isfinite(wave).all():
         raise AudioError(f"{path}: decodes to NaN or infinite samples; the file is corrupt")
     return resample(wave, sr, sample_rate)
-
-
-def audio_duration(path: str | Path) -> float | None:
-    """Duration in seconds from the header when libsndfile can tell cheaply, else None."""
-    try:
-        info = sf.info(str(path))
-        return float(info.frames) / float(info.samplerate) if info.frames > 0 else None
-    except Exception:
-        return None

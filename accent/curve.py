@@ -9,7 +9,6 @@ the plan, including sizes that were capped to the train split.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from accent.errors import AccentError
-from accent.fileio import write_csv_atomic, write_json_atomic
+from accent.fileio import read_json_or_none, write_csv_atomic, write_json_atomic
 
 ALL = "all"
 DEFAULT_SIZES = "5,10,20,50,all"
@@ -34,6 +33,9 @@ TRAINED_MODES = ("scratch", "finetune")   # modes that train a network (the slow
 MODE_ORDER = ("baseline", "scratch", "extract", "finetune")   # as accent.transfer.MODES, without importing torch
 NEEDS_BACKBONE = ("extract", "finetune")   # modes whose result depends on the pretrained network
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+RUN_JSON = "run.json"   # as accent.train.RUN_JSON, without importing torch
+CURVE_CSV = "curve.csv"
+CURVE_JSON = "curve.json"
 CURVE_COLUMNS = ["series", "mode", "backbone", "size", "seed", "n_train_recordings", *METRICS,
                  "best_epoch", "epochs_run", "train_seconds", "run_dir"]
 
@@ -167,13 +169,8 @@ def warm_embedding_cache(features: str | Path, points: list[CurvePoint], progres
 
 
 def read_run_json(run_dir: Path) -> dict | None:
-    path = run_dir / "run.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return None   # an unreadable record is not a finished run: train it again
+    """A run's run.json, or None: a missing or unreadable record is not a finished run (train it again)."""
+    return read_json_or_none(run_dir / RUN_JSON)
 
 
 def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
@@ -234,7 +231,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "sizes_requested": sizes, "sizes": run_sizes, "capped_sizes": capped,
             "largest_train_class": largest, "seeds": seeds, "modes": modes, "backbones": backbones,
             "preset": preset, "max_epochs": max_epochs}
-    write_json_atomic(out / "curve.json", plan)
+    write_json_atomic(out / CURVE_JSON, plan)
 
     points = plan_points(modes, backbones, run_sizes, seeds)
     done: dict[int, dict] = {}
@@ -259,14 +256,14 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             tqdm.write(f"accent curve: skipped {points[i].run_dir(out)}: {error}", file=sys.stderr)
             continue
         done[i] = curve_row(points[i], run, out)
-        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), out / "curve.csv")
+        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), out / CURVE_CSV)
     bar.close()
     rows = [done[k] for k in sorted(done)]
     table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
-    write_csv_atomic(table, out / "curve.csv")
+    write_csv_atomic(table, out / CURVE_CSV)
     if failures:
         raise AccentError(f"{len(failures)} of {len(points)} curve runs failed (the others are in "
-                          f"{out / 'curve.csv'}); first: {failures[0]}")
+                          f"{out / CURVE_CSV}); first: {failures[0]}")
     return table
 
 
@@ -319,7 +316,7 @@ def _run_points(tasks: list[tuple], jobs: int):
 
 
 def read_curve(curve_dir: str | Path) -> pd.DataFrame:
-    path = Path(curve_dir) / "curve.csv"
+    path = Path(curve_dir) / CURVE_CSV
     if not path.is_file():
         raise AccentError(f"{path} not found: run `accent curve --out {curve_dir} ...` first")
     df = pd.read_csv(path, dtype={"size": str})
@@ -362,7 +359,7 @@ def _run_cli(args) -> int:
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
                       jobs=args.jobs, progress=not args.quiet)
-    print(f"wrote {Path(args.out) / 'curve.csv'} ({len(table)} runs)")
+    print(f"wrote {Path(args.out) / CURVE_CSV} ({len(table)} runs)")
     return 0
 
 

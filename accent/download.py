@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from accent import __version__
 from accent.errors import AccentError
+from accent.fileio import atomic_path
 from accent.fileio import write_json_atomic
 
 USER_AGENT = f"accent/{__version__} (accent-classification research; resumable, rate-limited downloader)"
@@ -572,8 +573,8 @@ def download_saa_speakers(speakers_csv: str | Path, out: str | Path, *, url_temp
     out.mkdir(parents=True, exist_ok=True)
     copy = out / SAA_CSV
     if not (copy.exists() and copy.samefile(speakers_csv)):
-        shutil.copyfile(speakers_csv, copy.with_name(copy.name + ".tmp"))
-        copy.with_name(copy.name + ".tmp").replace(copy)
+        with atomic_path(copy) as tmp:
+            shutil.copyfile(speakers_csv, tmp)
     counts = {"requested": 0, "downloaded": 0, "present": 0, "missing": 0, "failed": 0,
               "flagged_missing": flagged}
     missing = [(name, "unsafe file name (not requested)", "") for name in unsafe]
@@ -640,12 +641,10 @@ def _read_speakers(path: Path) -> tuple[list[str], int, list[str]]:
 
 
 def _write_missing(path: Path, rows: list[tuple[str, str, str]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["filename", "reason", "url"])
         writer.writerows((name, reason, _public_url(url) if url else "") for name, reason, url in rows)
-    tmp.replace(path)
 
 
 # ----------------------------------------------------------------------------------------- synthetic

@@ -42,6 +42,7 @@ import pandas as pd
 
 from accent.errors import AccentError, AudioError
 from accent.features import mfcc_statistics
+from accent.fileio import atomic_path
 from accent.store import FeatureStore
 
 CACHE_DIR = "embeddings"
@@ -61,16 +62,6 @@ def open_store(store) -> FeatureStore:
     if isinstance(store, (str, Path)):
         return FeatureStore.open(store)
     return store
-
-
-def backbone_spec(backbone: str, source: str | Path | None = None) -> str:
-    """The name to pass to :func:`recording_embeddings` for a run's ``backbone`` setting: plain
-    ``accent`` means the source run's CNN (``accent:SOURCE``)."""
-    if backbone == "accent":
-        if source is None:
-            raise AccentError("backbone 'accent' needs the pretrained run: give --source RUNDIR")
-        return f"{ACCENT_PREFIX}{source}"
-    return backbone
 
 
 def fusion_parts(name: str) -> list[str]:
@@ -237,13 +228,10 @@ class EmbeddingCache:
 
     def save(self) -> None:
         """Atomic rewrite (tmp file + rename), then removal of this backbone's stale cache files."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
         X = self.X if self.X is not None else np.zeros((len(self.keys), 0), np.float32)
-        with open(tmp, "wb") as fh:
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(self.meta)), keys=self.keys, status=self.status,
                      reasons=self.reasons.astype(str), X=X)
-        tmp.replace(self.path)
         for old in self.stale_siblings():
             old.unlink(missing_ok=True)
 

@@ -6,7 +6,6 @@ because recordings of one speaker are not independent evidence.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -15,9 +14,11 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from accent.errors import AccentError
+from accent.fileio import write_csv_atomic, write_json_atomic
 
 BOOTSTRAP_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 CONFIDENCE = 0.95
+EVALUATION_JSON = "evaluation.json"
 
 
 def recording_metrics(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:
@@ -92,7 +93,7 @@ def evaluate_run(model_dir: str | Path, features: str | Path, split: str = "test
     """Score a trained run on (a split of) another store; labels the model does not know are
     reported and excluded from the metrics."""
     from accent.store import FeatureStore
-    from accent.train import check_feature_config, load_run, predict_store_rows
+    from accent.train import PREDICTIONS, check_feature_config, load_run, predict_store_rows, predictions_table
 
     run = load_run(model_dir)
     store = FeatureStore.open(features)
@@ -110,19 +111,14 @@ def evaluate_run(model_dir: str | Path, features: str | Path, split: str = "test
     probs = predict_store_rows(run, store, rows, progress=progress)
     scored = np.isfinite(probs).all(axis=1)  # NaN: a clip the run's backbone could not embed (already warned)
     rows, probs = rows[scored], probs[scored]
-    table = index.iloc[rows][["utt_id", "speaker", "split", "label"]].reset_index(drop=True)
-    table["pred"] = [run.labels[k] for k in probs.argmax(1)]
-    for k, lab in enumerate(run.labels):
-        table[f"p_{lab}"] = probs[:, k]
+    table = predictions_table(index, rows, probs, run.labels)
     result = {"model": str(model_dir), "features": str(features), "split": split,
               "metrics": recording_metrics(table["label"], table["pred"], run.labels),
               "intervals": bootstrap_intervals(table, run.labels),
               "excluded_labels": unknown_labels, "n_excluded": int((~known).sum())}
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "predictions.csv", index=False)
-        (out / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_csv_atomic(table, Path(out) / PREDICTIONS)
+        write_json_atomic(Path(out) / EVALUATION_JSON, result)
     return result
 
 

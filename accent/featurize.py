@@ -35,7 +35,7 @@ from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, log_mel, preprocess
 from accent.manifest import read_manifest
-from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, FeatureStore,
+from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
                           StoreWriter, manifest_hash, read_frames, read_store_json, write_store_files)
 
 SILENT_RMS = 1e-4          # -80 dBFS: below this a decoded clip is treated as silence
@@ -229,7 +229,7 @@ def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
     if dup.any():
         raise AccentError(f"cannot merge: utt_id {index.loc[dup, 'utt_id'].iloc[0]!r} is in two stores")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "store.json").unlink(missing_ok=True)  # incomplete until the end
+    (out / STORE_JSON).unlink(missing_ok=True)  # incomplete until the end
     offsets, journal, end = [], [], 0
     tmp = out / (FRAMES_FILE + ".tmp")
     with open(tmp, "wb") as fh:

@@ -2,6 +2,7 @@
 
 Each writer goes to ``<name>.tmp`` beside the target, fsyncs it, then renames it over the target,
 so an interrupted stage never leaves half a manifest, checkpoint or report behind.
+:func:`read_json_or_none` is the matching lenient reader for records that may not exist yet.
 """
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def write_csv_atomic(df, path: str | Path) -> None:
     """A pandas DataFrame as CSV, without its index."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def read_json_or_none(path: str | Path):
+    """The parsed JSON file, or None when it is missing or not valid JSON: for optional records
+    (a run's ``run.json``, a curve's plan) where absence just means "not there yet"."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

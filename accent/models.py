@@ -183,7 +183,3 @@ def build_model(cfg: dict) -> AccentNet:
     if arch not in ARCHITECTURES:
         raise AccentError(f"model_config arch {arch!r} is unknown; expected one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch](cfg)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

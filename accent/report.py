@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from accent import plots
-from accent.curve import ALL, MODE_ORDER, read_curve, size_key, summarize_curve
+from accent.curve import (ALL, CURVE_CSV, CURVE_JSON, MODE_ORDER, RUN_JSON, read_curve, read_run_json, size_key,
+                          summarize_curve)
 from accent.errors import AccentError
-from accent.fileio import write_text_atomic
+from accent.fileio import read_json_or_none, write_text_atomic
 
 DIGITS = 3                      # every metric in the report is rounded to this many decimals
 METRIC_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1"}
@@ -151,7 +152,7 @@ class RunRecord:
 
 
 def read_run(path: Path) -> dict:
-    run_json = path / "run.json"
+    run_json = path / RUN_JSON
     if not run_json.is_file():
         raise AccentError(f"{run_json} not found: {path} is not a finished run directory (train it with "
                           "`accent pretrain` or `accent transfer`)")
@@ -438,8 +439,8 @@ def curve_section(doc: Document, curve_dir: Path, out: Path) -> str:
     summary = summarize_curve(table)
     answer = transfer_answer(summary)
     doc.heading(2, "Learning curve")
-    plan = _read_json(curve_dir / "curve.json") or {}
-    notes = [f"{len(table)} runs from `{curve_dir / 'curve.csv'}`; mean ± standard deviation over seeds. The answer "
+    plan = read_json_or_none(curve_dir / CURVE_JSON) or {}
+    notes = [f"{len(table)} runs from `{curve_dir / CURVE_CSV}`; mean ± standard deviation over seeds. The answer "
              "at the top is generated from this table: a difference is called beyond the seed spread when it "
              "exceeds the sum of the two standard deviations."]
     if plan.get("capped_sizes"):
@@ -463,17 +464,10 @@ def curve_section(doc: Document, curve_dir: Path, out: Path) -> str:
 def _chance(curve_dir: Path, table: pd.DataFrame) -> float | None:
     """Chance level of balanced accuracy: one over the number of classes of a curve run."""
     for rel in table["run_dir"]:
-        run = _read_json(curve_dir / str(rel) / "run.json")
+        run = read_run_json(curve_dir / str(rel))
         if run and run.get("labels"):
             return 1.0 / len(run["labels"])
     return None
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 # ---------------------------------------------------------------- embeddings

@@ -27,7 +27,7 @@ import pandas as pd
 
 from accent import __version__
 from accent.errors import AccentError
-from accent.fileio import write_bytes_atomic
+from accent.fileio import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
 from accent.features import FeatureConfig
 
 FORMAT = "accent-store/1"
@@ -48,10 +48,6 @@ STD_FLOOR = 1e-5          # keeps normalisation finite for a constant mel bin
 
 def _featurize_hint(root: Path) -> str:
     return f"run `accent featurize --manifest MANIFEST.csv --out {root}`"
-
-
-def _write_atomic(path: Path, data: bytes | str) -> None:
-    write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def read_store_json(root: Path) -> dict | None:
@@ -264,7 +260,7 @@ class StoreWriter:
         """Written before any append, so a reader never trusts a store that is being extended."""
         meta = {"format": FORMAT, "config": self.cfg.to_dict(), "config_hash": self.cfg.hash(),
                 "n_mels": self.cfg.n_mels, "dtype": "float16", "complete": False, **self.extra_meta}
-        _write_atomic(self.root / STORE_JSON, json.dumps(meta, indent=2) + "\n")
+        write_json_atomic(self.root / STORE_JSON, meta)
 
     def append(self, utt_id: str, path: str, frames: np.ndarray, duration_s: float) -> None:
         frames = np.ascontiguousarray(frames, dtype=DTYPE)
@@ -325,11 +321,10 @@ def write_store_files(root: Path, cfg: FeatureConfig, index: pd.DataFrame, error
                       total_frames: int, extra_meta: dict) -> dict:
     """Finish a store whose frames.f16 is in place: stats, index, errors, README, then store.json."""
     mean, std, stats_rows = train_stats(root, cfg.n_mels, index)
-    buf_path = root / (STATS_FILE + ".tmp.npz")
-    np.savez(buf_path, mean=mean, std=std)
-    buf_path.replace(root / STATS_FILE)
-    _write_atomic(root / INDEX_FILE, index.to_csv(index=False))
-    _write_atomic(root / ERRORS_FILE, errors.to_csv(index=False))
+    with atomic_path(root / STATS_FILE) as tmp, open(tmp, "wb") as fh:  # a file object: savez adds no .npz
+        np.savez(fh, mean=mean, std=std)
+    write_csv_atomic(index, root / INDEX_FILE)
+    write_csv_atomic(errors, root / ERRORS_FILE)
     meta = {"format": FORMAT, "config": cfg.to_dict(), "config_hash": cfg.hash(),
             "n_utts": int(len(index)), "n_frames": int(total_frames), "n_mels": cfg.n_mels,
             "dtype": "float16", "labels": sorted(index["label"].unique().tolist()),
@@ -338,8 +333,8 @@ def write_store_files(root: Path, cfg: FeatureConfig, index: pd.DataFrame, error
             "accent_version": __version__, **extra_meta, "complete": True}
     if stats_rows == "all":
         meta["stats_note"] = "no train rows: mean/std computed over all rows"
-    _write_atomic(root / README_FILE, README_TEXT.format(
+    write_text_atomic(root / README_FILE, README_TEXT.format(
         fmt=FORMAT, version=__version__, n_frames=total_frames, n_mels=cfg.n_mels, n_utts=len(index),
         stats_rows=stats_rows, n_errors=len(errors), config_hash=cfg.hash(), root=root))
-    _write_atomic(root / STORE_JSON, json.dumps(meta, indent=2) + "\n")
+    write_json_atomic(root / STORE_JSON, meta)
     return meta

@@ -377,6 +377,11 @@ def steps_per_epoch(train_lengths: np.ndarray, n_frames: int, cfg: TrainConfig, 
     return math.ceil(n_crops / (cfg.batch_size * world))
 
 
+def balanced_accuracy_codes(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y`` (integer codes): the early-stopping score."""
+    return float(np.mean([(pred[y == k] == k).mean() for k in np.unique(y)]))
+
+
 def _set_body_trainable(model: AccentNet, trainable: bool) -> None:
     for p in model.body_parameters():
         p.requires_grad_(trainable)
@@ -475,7 +480,7 @@ def fit(model: AccentNet, store, data: SplitData, cfg: TrainConfig, out: Path, *
         val_pred = logp.argmax(1)
         val_loss = float(-logp[np.arange(len(val_y)), val_y].mean())
         val_acc = float((val_pred == val_y).mean())
-        val_bacc = float(np.mean([(val_pred[val_y == k] == k).mean() for k in np.unique(val_y)]))
+        val_bacc = balanced_accuracy_codes(val_pred, val_y)
         if world > 1:  # every rank follows rank 0's early-stopping decision
             t = torch.tensor([val_bacc, val_loss, val_acc], device=device)
             torch.distributed.broadcast(t, 0)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import json
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -38,9 +37,10 @@ from accent.embeddings import can_finetune, fusion_parts
 from accent.errors import AccentError
 from accent.splits import speaker_disjoint_split, speaker_kfold, subsample_train_speakers
 from accent.models import DEFAULT_PRESET, build_model, model_config
-from accent.train import (RUN_FORMAT, SplitData, TrainConfig, check_feature_config, dataset_summary, finished_run,
-                          load_run, mfcc_matrix, predictions_table, recording_outputs, split_metrics,
-                          splits_from_index, train_network, write_run)
+from accent.fileio import write_csv_atomic, write_json_atomic
+from accent.train import (CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SplitData, TrainConfig, check_feature_config,
+                          dataset_summary, finished_run, load_run, mfcc_matrix, predictions_table, recording_outputs,
+                          split_metrics, splits_from_index, train_network, write_run)
 
 MODES = ("baseline", "scratch", "extract", "finetune")
 UNUSED = "unused"  # split value of training rows left out by --per-class / --train-fraction
@@ -112,7 +112,7 @@ def _accent_rows(run, store, rows: np.ndarray) -> np.ndarray:
     checkpoint and store so a learning curve embeds each store once per process."""
     if run is None or run.model is None:
         raise AccentError("backbone 'accent' needs --source RUNDIR (a run written by `accent pretrain`)")
-    ckpt_file = run.rundir / "checkpoint.pt"
+    ckpt_file = run.rundir / CHECKPOINT
     key = (str(ckpt_file.resolve()), ckpt_file.stat().st_mtime_ns, str(Path(store.root).resolve()))
     if key not in _ACCENT_CACHE:
         _ACCENT_CACHE.clear()
@@ -379,17 +379,13 @@ def _run_folds(store, mode, out: Path, k: int, per_class, train_fraction, seed, 
         if result is None:
             result = run_single(StoreView(store, index), mode, fold_out, info={**info, "fold": fold}, **kwargs)
         runs.append(result)
-        tables.append(pd.read_csv(fold_out / "predictions.csv", keep_default_na=False))
-    from accent.evaluate import recording_metrics
-
+        tables.append(pd.read_csv(fold_out / PREDICTIONS, keep_default_na=False))
     labels = sorted(set().union(*[r["labels"] for r in runs]))
     table = pd.concat(tables, ignore_index=True)
     prob_cols = [f"p_{lab}" for lab in labels]
     table = table.reindex(columns=["utt_id", "speaker", "split", "label", "pred"] + prob_cols).fillna({c: 0.0 for c in prob_cols})
     test = table[table["split"] == "test"]
-    metrics = {"val": recording_metrics(table.loc[table["split"] == "val", "label"],
-                                        table.loc[table["split"] == "val", "pred"], labels),
-               "test": recording_metrics(test["label"], test["pred"], labels)}
+    metrics = split_metrics(table, labels)
     run_json = {**info, "mode": mode, "labels": labels, "folds": k, "fold": None,
                 "best_epoch": None, "epochs_run": None, "history": [], "metrics": metrics,
                 "train_seconds": round(sum(r["train_seconds"] for r in runs), 2),
@@ -398,9 +394,8 @@ def _run_folds(store, mode, out: Path, k: int, per_class, train_fraction, seed, 
                 "fold_runs": [{"fold": i, "best_epoch": r["best_epoch"], "epochs_run": r["epochs_run"],
                                "test": r["metrics"]["test"]["balanced_accuracy"]} for i, r in enumerate(runs)],
                 "dataset": {**dataset_summary(store.index), "splits": {"test": int(len(test))}}}
-    out.mkdir(parents=True, exist_ok=True)
-    test.to_csv(out / "predictions.csv", index=False)
-    (out / "run.json").write_text(json.dumps(run_json, indent=2, default=float) + "\n", encoding="utf-8")
+    write_csv_atomic(test, out / PREDICTIONS)
+    write_json_atomic(out / RUN_JSON, run_json, default=float)
     return run_json
 
 

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 from accent.errors import AccentError, AudioError
-from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, SplitData, TrainConfig, crop_at,
-                          dataset_summary, epoch_plan, eval_crops, predictions_table, save_atomic, softmax_rows,
-                          split_metrics, write_run)
+from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, SplitData, TrainConfig, balanced_accuracy_codes,
+                          crop_at, dataset_summary, epoch_plan, eval_crops, predictions_table, save_atomic,
+                          softmax_rows, split_metrics, steps_per_epoch, write_run)
 
 MODEL_KIND = "waveform"
 TRAIN_CROP_S = (1.6, 3.0)
@@ -165,15 +165,9 @@ def linear_probe(model: WaveformClassifier, X_train: np.ndarray, y_train: np.nda
         model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
 
 
-def _balanced_accuracy(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean([(pred[y == k] == k).mean() for k in np.unique(y)]))
-
-
 def _train_epoch(model, optimizer, waves, y, cfg: TrainConfig, sample_rate: int, rng) -> float:
     """Class-balanced random crops, one crop length per batch; returns the mean training loss."""
-    eval_len = int(EVAL_CROP_S * sample_rate)
-    coverage = int(sum(math.ceil(len(w) / eval_len) for w in waves))
-    n_steps = math.ceil(max(int(cfg.passes_per_epoch * coverage), cfg.min_crops_per_epoch) / cfg.batch_size)
+    n_steps = steps_per_epoch(np.array([len(w) for w in waves]), int(EVAL_CROP_S * sample_rate), cfg)
     plan = epoch_plan(y, n_steps * cfg.batch_size, rng)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     model.train()
@@ -224,7 +218,7 @@ def fit_waveform(model: WaveformClassifier, train: tuple[list, np.ndarray], val:
         logp = recording_logprobs(model, val[0], eval_len)
         pred = logp.argmax(1)
         val_loss = float(-logp[np.arange(len(val[1])), val[1]].mean())
-        val_bacc = _balanced_accuracy(pred, val[1])
+        val_bacc = balanced_accuracy_codes(pred, val[1])
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch, "train_loss": round(train_loss, 5), "val_loss": round(val_loss, 5),
                         "val_acc": round(float((pred == val[1]).mean()), 5), "val_bacc": round(val_bacc, 5),

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
 from accent.errors import AccentError
+from accent.fileio import write_text_atomic
 
 GENERATOR_VERSION = 1
 PARAMS_FILE = "synth.json"
@@ -392,9 +393,7 @@ def _write_metadata(layout: str, out: Path, rows: list[list[str]]) -> Path:
     writer = csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, buf.getvalue())
     return path
 
 
@@ -455,9 +454,7 @@ def _render_all(clips: list[Clip], workers: int | None, desc: str) -> list[str]:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 # ----------------------------------------------------------------------------- command line
