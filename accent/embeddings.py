@@ -313,7 +313,8 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -
     featurize stores them, with ``feature_config`` (a FeatureConfig; default: the run's config for
     ``accent:``, else the defaults). Raises AudioError for an unusable file."""
     from accent.audio import load_audio
-    from accent.features import FeatureConfig, log_mel, preprocess
+    from accent.features import FeatureConfig
+    from accent.featurize import featurize_clip
 
     if len(fusion_parts(backbone_name)) > 1:
         return np.concatenate([audio_embedding(name, path, feature_config) for name in fusion_parts(backbone_name)])
@@ -324,7 +325,7 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -
 
             run = load_run(Path(backbone_name[len(ACCENT_PREFIX):]).expanduser())
         cfg = feature_config or (run.feature_config if run is not None else FeatureConfig())
-        logmel = log_mel(preprocess(load_audio(path, cfg.sample_rate), cfg), cfg)
+        logmel, _ = featurize_clip(path, cfg)  # the stored definition, float16 rounding and checks included
         vector = mfcc_statistics(logmel) if run is None else run.embed_logmel(logmel)
         return np.asarray(vector, np.float32)
     from accent.backbones import get_backbone

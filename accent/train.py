@@ -14,7 +14,6 @@ the same epoch plan and trains on its own slice of the crops; rank 0 evaluates a
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import pickle
@@ -29,7 +28,7 @@ import torch
 from torch import nn
 
 from accent.errors import AccentError
-from accent.fileio import atomic_path, write_csv_atomic, write_json_atomic
+from accent.fileio import atomic_path, read_json_or_none, write_csv_atomic, write_json_atomic
 from accent.evaluate import recording_metrics
 from accent.manifest import recordings_without_speaker_id
 from accent.features import FeatureConfig, mfcc_statistics
@@ -296,7 +295,9 @@ def load_run(rundir: str | Path) -> Run:
     ckpt = load_checkpoint(rundir / CHECKPOINT)
     run_json = {}
     if (rundir / RUN_JSON).is_file():
-        run_json = json.loads((rundir / RUN_JSON).read_text(encoding="utf-8"))
+        run_json = read_json_or_none(rundir / RUN_JSON)
+        if run_json is None:
+            raise AccentError(f"{rundir / RUN_JSON} is not valid JSON: the run was damaged; retrain it")
     try:
         return Run(rundir, ckpt, run_json)
     except (KeyError, RuntimeError) as exc:
@@ -577,8 +578,8 @@ def train_network(model: AccentNet, store, data: SplitData, cfg: TrainConfig, ou
 
 def finished_run(out: Path) -> dict | None:
     """run.json of a finished run in ``out`` (checkpoint present), else None."""
-    if (out / RUN_JSON).is_file() and (out / CHECKPOINT).is_file() and not (out / TRAIN_STATE).exists():
-        return json.loads((out / RUN_JSON).read_text(encoding="utf-8"))
+    if (out / CHECKPOINT).is_file() and not (out / TRAIN_STATE).exists():
+        return read_json_or_none(out / RUN_JSON)  # missing or damaged run.json: not finished, train again
     return None
 
 

@@ -117,11 +117,13 @@ def test_clip_the_backbone_cannot_embed_is_left_out(store, tmp_path):
     assert broken["utt_id"] not in _test_probabilities(tmp_path / "run").index
 
 
-def test_predict_with_an_extract_resemblyzer_run_matches_its_predictions(store, tmp_path):
+@pytest.mark.parametrize("backbone", ["resemblyzer", "mfcc+resemblyzer"])
+def test_predict_with_an_extract_run_matches_its_predictions(store, tmp_path, backbone):
+    """predict on the raw files must see the same features the run trained on (the store's)."""
     from accent.predict import predict_files
     from accent.transfer import run_transfer
 
-    run_transfer(store, "extract", tmp_path / "run", backbone="resemblyzer", progress=False)
+    run_transfer(store, "extract", tmp_path / "run", backbone=backbone, progress=False)
     expected = _test_probabilities(tmp_path / "run")
     index = FeatureStore.open(store).index.set_index("utt_id")
     paths = [index.loc[u, "path"] for u in expected.index]
