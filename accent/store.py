@@ -79,6 +79,15 @@ def read_index(path: Path) -> pd.DataFrame:
     return index
 
 
+def crop_at(frames: np.ndarray, start: int, n: int) -> np.ndarray:
+    """``n`` frames of one clip from ``start`` as float32; a clip shorter than ``n`` is read
+    cyclically (tiled), so every crop has the same shape and holds only that clip's frames."""
+    length = len(frames)
+    if length >= n:
+        return np.asarray(frames[start:start + n], dtype=np.float32)
+    return np.asarray(frames[(start + np.arange(n)) % length], dtype=np.float32)
+
+
 class FeatureStore:
     """Read-only view of a complete FEATDIR: index, config, normalisation stats and frames."""
 
@@ -134,11 +143,8 @@ class FeatureStore:
         """
         frames = self.frames(i)
         length = len(frames)
-        if length >= n:
-            start = int(rng.integers(0, length - n + 1))
-            return np.asarray(frames[start:start + n], dtype=np.float32)
-        start = int(rng.integers(0, length))
-        return np.asarray(frames[(start + np.arange(n)) % length], dtype=np.float32)
+        start = int(rng.integers(0, length - n + 1 if length >= n else length))
+        return crop_at(frames, start, n)
 
 
 def read_frames(fh, offset: int, n_frames: int, n_mels: int) -> np.ndarray:

@@ -33,6 +33,7 @@ from accent.evaluate import recording_metrics
 from accent.manifest import recordings_without_speaker_id
 from accent.features import FeatureConfig, mfcc_statistics
 from accent.models import DEFAULT_PRESET, PRESETS, AccentNet, build_model, model_config
+from accent.store import crop_at
 
 RUN_FORMAT = "accent-run/1"
 CHECKPOINT = "checkpoint.pt"
@@ -73,14 +74,6 @@ class TrainConfig:
 # ---------------------------------------------------------------------------------------- crops
 def crop_frames(crop_s: float, cfg: FeatureConfig) -> int:
     return max(1, int(round(crop_s * cfg.frames_per_second)))
-
-
-def crop_at(frames: np.ndarray, start: int, n: int) -> np.ndarray:
-    """``n`` frames from ``start``; a clip shorter than ``n`` is read cyclically (tiled), as in training."""
-    length = len(frames)
-    if length >= n:
-        return np.asarray(frames[start:start + n], dtype=np.float32)
-    return np.asarray(frames[(start + np.arange(n)) % length], dtype=np.float32)
 
 
 def eval_crops(frames: np.ndarray, n: int, max_crops: int = MAX_EVAL_CROPS) -> np.ndarray:

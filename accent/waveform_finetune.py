@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from accent.errors import AccentError, AudioError
+from accent.transfer import PROBE_C
 from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, SplitData, TrainConfig, balanced_accuracy_codes,
                           crop_at, dataset_summary, epoch_plan, eval_crops, predictions_table, save_atomic,
                           softmax_rows, split_metrics, steps_per_epoch, write_run)
@@ -39,7 +40,6 @@ TRAIN_CROP_S = (1.6, 3.0)
 EVAL_CROP_S = 3.0
 EVAL_BATCH = 16
 MAX_CACHED_AUDIO_S = 4 * 3600.0   # about 0.9 GB of float32 at 16 kHz
-PROBE_C = 0.05
 WAVEFORM_FINETUNE_CONFIG = {"lr": 1e-3, "body_lr_mult": 0.1, "freeze_epochs": 1, "max_epochs": 10,
                             "patience": 3, "batch_size": 16, "min_crops_per_epoch": 64, "weight_decay": 0.01,
                             "label_smoothing": 0.1, "grad_clip": 5.0, "crop_s": EVAL_CROP_S}
