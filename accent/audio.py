@@ -6,7 +6,10 @@ message names the file and what is wrong with it.
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,16 +21,37 @@ from accent.errors import AudioError
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a")
 
 
+@contextmanager
+def _quiet_decoder_stderr():
+    """Silence what C decoders print on stderr (libmpg123's "Illegal Audio-MPEG-Header ... Trying to
+    resync" for every damaged mp3): the outcome reaches the user as a result or an AudioError."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded use): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _decode(path: Path) -> tuple[np.ndarray, int]:
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with _quiet_decoder_stderr():
+            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
         return data.mean(axis=1), int(sr)
     except Exception:  # libsndfile could not open it: try librosa/audioread before giving up
         pass
     try:
         import librosa
 
-        with warnings.catch_warnings():  # librosa warns about its audioread fallback on every call
+        with warnings.catch_warnings(), _quiet_decoder_stderr():  # librosa warns about its fallback on every call
             warnings.simplefilter("ignore")
             data, sr = librosa.load(str(path), sr=None, mono=True)
         return data.astype(np.float32), int(sr)
