@@ -36,7 +36,7 @@ METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 RUN_JSON = "run.json"   # as accent.train.RUN_JSON, without importing torch
 CURVE_CSV = "curve.csv"
 CURVE_JSON = "curve.json"
-CURVE_COLUMNS = ["series", "mode", "backbone", "size", "seed", "n_train_recordings", *METRICS,
+CURVE_COLUMNS = ["series", "mode", "backbone", "size", "seed", "n_train_recordings", "n_test_recordings", *METRICS,
                  "best_epoch", "epochs_run", "train_seconds", "run_dir"]
 
 
@@ -176,7 +176,7 @@ def read_run_json(run_dir: Path) -> dict | None:
 def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
     test = (run.get("metrics") or {}).get("test") or {}
     row = {"series": point.series, "mode": point.mode, "backbone": run.get("backbone") or "", "size": point.size,
-           "seed": point.seed, "n_train_recordings": run.get("n_train_recordings")}
+           "seed": point.seed, "n_train_recordings": run.get("n_train_recordings"), "n_test_recordings": test.get("n")}
     row.update({m: test.get(m) for m in METRICS})
     row.update({k: run.get(k) for k in ("best_epoch", "epochs_run", "train_seconds")})
     folds = run.get("fold_runs") or []
@@ -331,10 +331,12 @@ def read_curve(curve_dir: str | Path) -> pd.DataFrame:
 def summarize_curve(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds of each (series, size): the points of the curve,
     ordered baseline, scratch, extract, finetune (other backbones after theirs), sizes ascending."""
+    if "n_test_recordings" not in df:  # a curve.csv written before the column existed
+        df = df.assign(n_test_recordings=float("nan"))
     grouped = df.assign(size=df["size"].astype(str)).groupby(["series", "size"], sort=False)
     summary = grouped.agg(
         mode=("mode", "first"), backbone=("backbone", "first"), n_seeds=("seed", "nunique"),
-        n_train_mean=("n_train_recordings", "mean"),
+        n_train_mean=("n_train_recordings", "mean"), n_test_mean=("n_test_recordings", "mean"),
         **{f"{m}_mean": (m, "mean") for m in METRICS},
         **{f"{m}_std": (m, "std") for m in METRICS},
         best_epoch_mean=("best_epoch", "mean"), best_epoch_std=("best_epoch", "std"),

@@ -328,13 +328,19 @@ class Comparison:
 
     other: str
     diff: float
-    spread: float
+    spread: float        # sum of the two standard deviations over seeds
     other_mean: float
     other_std: float
+    sampling: float = 0.0  # the test set's sampling error, 0.5 / sqrt(n test recordings)
 
     @property
     def clear(self) -> bool:
-        return abs(self.diff) > self.spread
+        return abs(self.diff) > max(self.spread, self.sampling)
+
+    @property
+    def noise(self) -> str:
+        """What a difference too small to count is within."""
+        return "the seed spread" if self.spread >= self.sampling else "the test-set sampling error"
 
 
 def _compare_at(summary: pd.DataFrame, size: str) -> tuple[pd.Series, list[Comparison]]:
@@ -349,8 +355,18 @@ def _compare_at(summary: pd.DataFrame, size: str) -> tuple[pd.Series, list[Compa
         row = rows.iloc[0]
         std_best, std_other = _zero(best["balanced_accuracy_std"]), _zero(row["balanced_accuracy_std"])
         comps.append(Comparison(other, best["balanced_accuracy_mean"] - row["balanced_accuracy_mean"],
-                                std_best + std_other, row["balanced_accuracy_mean"], std_other))
+                                std_best + std_other, row["balanced_accuracy_mean"], std_other,
+                                sampling_error(best.get("n_test_mean"))))
     return best, comps
+
+
+def sampling_error(n_test) -> float:
+    """The largest standard error of a proportion measured on ``n_test`` recordings (p = 0.5).
+
+    Seeds that only change the training subset say nothing about the test set's own noise: with the
+    full train split, baseline and extract are deterministic (seed spread 0), yet a 0.01 difference
+    on 128 test recordings means nothing. Differences must exceed this as well as the seed spread."""
+    return 0.0 if _missing(n_test) or not n_test else 0.5 / math.sqrt(float(n_test))
 
 
 def _zero(value) -> float:
@@ -359,9 +375,10 @@ def _zero(value) -> float:
 
 def _outcome(comps: list[Comparison]) -> str:
     """``beat scratch and baseline``, ``beat scratch but lost to baseline``, ..."""
-    groups = {"beat": [], "lost to": [], "was within the seed spread of": []}
+    groups = {"beat": [], "lost to": [], "was within the seed spread of": [],
+              "was within the test-set sampling error of": []}
     for c in comps:
-        groups["beat" if c.clear and c.diff > 0 else "lost to" if c.clear else "was within the seed spread of"].append(c.other)
+        groups["beat" if c.clear and c.diff > 0 else "lost to" if c.clear else f"was within {c.noise} of"].append(c.other)
     parts = [f"{verb} {' and '.join(names)}" for verb, names in groups.items() if names]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " but " + parts[-1]
 
@@ -402,8 +419,8 @@ def _epoch_clause(summary: pd.DataFrame, sizes: list[str], helped_at_largest: bo
 def transfer_answer(summary: pd.DataFrame) -> str:
     """One sentence, generated from the curve summary, answering "did transfer help?".
 
-    A difference counts as beyond the seed spread when it exceeds the sum of the two standard
-    deviations over seeds (the ±1 std error bars do not overlap).
+    A difference counts when it exceeds both the sum of the two standard deviations over seeds (the
+    ±1 std error bars do not overlap) and the test set's sampling error (:func:`sampling_error`).
     """
     if summary.empty or not summary["mode"].isin(TRANSFER_MODES).any():
         return "The curve has no extract or finetune runs, so it cannot say whether transfer helped."
@@ -441,8 +458,8 @@ def curve_section(doc: Document, curve_dir: Path, out: Path) -> str:
     doc.heading(2, "Learning curve")
     plan = read_json_or_none(curve_dir / CURVE_JSON) or {}
     notes = [f"{len(table)} runs from `{curve_dir / CURVE_CSV}`; mean ± standard deviation over seeds. The answer "
-             "at the top is generated from this table: a difference is called beyond the seed spread when it "
-             "exceeds the sum of the two standard deviations."]
+             "at the top is generated from this table: a difference counts when it exceeds both the sum of the "
+             "two standard deviations over seeds and the test set's sampling error, 0.5/sqrt(test recordings)."]
     if plan.get("capped_sizes"):
         notes.append(f"size(s) {', '.join(map(str, plan['capped_sizes']))} per class reach the largest train class "
                      f"({plan.get('largest_train_class')} recordings) and were run once as 'all'.")

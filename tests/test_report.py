@@ -190,6 +190,19 @@ def test_answer_when_differences_are_within_seed_spread(tmp_path):
     assert "+0.000" in answer
 
 
+def test_small_differences_on_a_small_test_set_do_not_count(tmp_path):
+    """With all training data the seeds change nothing (spread 0): a 0.01 lead on 100 test
+    recordings is within the test set's own sampling error (0.05), not a win."""
+    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
+    level = {"baseline": 0.50, "scratch": 0.50, "extract": 0.51, "finetune": 0.505}
+    flat = df.assign(balanced_accuracy=df["mode"].map(level), n_test_recordings=100)
+    answer = transfer_answer(summarize_curve(flat))
+    assert answer.startswith("No — ")
+    assert "was within the test-set sampling error of scratch and baseline" in answer
+    decisive = flat.assign(n_test_recordings=100_000)   # the same lead on a huge test set is real
+    assert transfer_answer(summarize_curve(decisive)).startswith("Yes — ")
+
+
 def test_answer_without_transfer_runs(tmp_path):
     df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
     only_scratch = summarize_curve(df[df["mode"].isin(["scratch", "baseline"])])
