@@ -652,14 +652,15 @@ def _write_missing(path: Path, rows: list[tuple[str, str, str]]) -> None:
 SYNTHETIC_LAYOUTS = ("saa", "cv")
 
 
-def download_synthetic(out: str | Path, seed: int = 0) -> list[Path]:
+def download_synthetic(out: str | Path, seed: int = 0, speakers_per_accent: int | None = None,
+                       workers: int | None = None) -> list[Path]:
     """Both synthetic corpora, in the real layouts, under ``out/saa`` and ``out/cv``."""
     from accent.corpora.synthetic import generate_corpus  # lazy: needs espeak-ng/sox, only here
 
     made = []
     for layout in SYNTHETIC_LAYOUTS:
         target = Path(out) / layout
-        generate_corpus(layout, target, seed=seed)
+        generate_corpus(layout, target, seed=seed, speakers_per_accent=speakers_per_accent, workers=workers)
         print(f"synthetic: {layout} corpus in {target}")
         made.append(target)
     return made
@@ -693,7 +694,7 @@ def _run_commonvoice(args: argparse.Namespace) -> int:
 
 
 def _run_synthetic(args: argparse.Namespace) -> int:
-    download_synthetic(args.out, seed=args.seed)
+    download_synthetic(args.out, seed=args.seed, speakers_per_accent=args.speakers_per_accent, workers=args.workers)
     return 0
 
 
@@ -740,5 +741,8 @@ def add_cli(sub) -> None:
     synth = kinds.add_parser("synthetic", help="both synthetic corpora (OUT/saa and OUT/cv), no network")
     synth.add_argument("--out", type=Path, required=True)
     synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--speakers-per-accent", type=int, default=None,
+                       help="speakers in every class (default: each layout's imbalanced default table)")
+    synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     synth.set_defaults(func=_run_synthetic)
 

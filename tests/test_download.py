@@ -385,19 +385,23 @@ def test_saa_speakers_csv_without_filename_column(tmp_path):
 def test_synthetic_generates_both_layouts_with_the_seed(tmp_path, monkeypatch):
     calls = []
 
-    def fake_generate(layout, out_dir, seed=0):
-        calls.append((layout, Path(out_dir), seed))
-        Path(out_dir).mkdir(parents=True)
+    def fake_generate(layout, out_dir, seed=0, speakers_per_accent=None, workers=None):
+        calls.append((layout, Path(out_dir), seed, speakers_per_accent))
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
 
     fake = types.ModuleType("accent.corpora.synthetic")
     fake.generate_corpus = fake_generate
     monkeypatch.setitem(sys.modules, "accent.corpora.synthetic", fake)
     assert cli.main(["download", "synthetic", "--out", str(tmp_path), "--seed", "7"]) == 0
-    assert calls == [("saa", tmp_path / "saa", 7), ("cv", tmp_path / "cv", 7)]
+    assert calls == [("saa", tmp_path / "saa", 7, None), ("cv", tmp_path / "cv", 7, None)]
+    calls.clear()
+    assert cli.main(["download", "synthetic", "--out", str(tmp_path), "--speakers-per-accent", "2"]) == 0
+    assert calls == [("saa", tmp_path / "saa", 0, 2), ("cv", tmp_path / "cv", 0, 2)]
 
 
 def test_the_real_generator_accepts_the_call_we_make(tmp_path):
     synthetic = pytest.importorskip("accent.corpora.synthetic")
     for layout in download.SYNTHETIC_LAYOUTS:
-        inspect.signature(synthetic.generate_corpus).bind(layout, tmp_path / layout, seed=7)
+        inspect.signature(synthetic.generate_corpus).bind(layout, tmp_path / layout, seed=7,
+                                                           speakers_per_accent=2, workers=1)
         assert layout in synthetic.LAYOUTS
