@@ -504,6 +504,13 @@ def fit(model: AccentNet, store, data: SplitData, cfg: TrainConfig, out: Path, *
 
 
 # ---------------------------------------------------------------------------------------- outputs
+def training_data_summary(index: pd.DataFrame, train_rows: np.ndarray) -> dict:
+    """The run.json fields that say what a run learned from: training size and the whole store."""
+    return {"n_train_recordings": int(len(train_rows)),
+            "n_train_speakers": int(index["speaker"].iloc[train_rows].nunique()),
+            "dataset": dataset_summary(index)}
+
+
 def dataset_summary(index: pd.DataFrame) -> dict:
     per_split = {s: int((index["split"] == s).sum()) for s in ("train", "val", "test")}
     spk_splits = index[index["split"] != ""].groupby("speaker")["split"].nunique()
@@ -560,9 +567,7 @@ def train_network(model: AccentNet, store, data: SplitData, cfg: TrainConfig, ou
     run_json = {**run_info, "mode": mode, "labels": data.labels, "best_epoch": fit_result["best_epoch"],
                 "epochs_run": fit_result["epochs_run"], "history": fit_result["history"], "metrics": metrics,
                 "train_seconds": fit_result["train_seconds"], "train_config": asdict(cfg),
-                "model_config": model.config, "n_train_recordings": int(len(data.train)),
-                "n_train_speakers": int(store.index["speaker"].iloc[data.train].nunique()),
-                "dataset": dataset_summary(store.index)}
+                "model_config": model.config, **training_data_summary(store.index, data.train)}
     if rank == 0:
         write_run(out, network_checkpoint(model, mode, data.labels, store.config, cfg, metrics, fit_result, n_frames),
                   run_json, table)

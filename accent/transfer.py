@@ -38,9 +38,9 @@ from accent.errors import AccentError
 from accent.splits import speaker_disjoint_split, speaker_kfold, subsample_train_speakers
 from accent.models import DEFAULT_PRESET, build_model, model_config
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.train import (CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SplitData, TrainConfig, check_feature_config,
-                          dataset_summary, finished_run, load_run, mfcc_matrix, predictions_table, recording_outputs,
-                          split_metrics, splits_from_index, train_network, write_run)
+from accent.train import (CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, check_feature_config, dataset_summary,
+                          finished_run, load_run, mfcc_matrix, predictions_table, recording_outputs, split_metrics,
+                          SplitData, splits_from_index, train_network, TrainConfig, training_data_summary, write_run)
 
 MODES = ("baseline", "scratch", "extract", "finetune")
 UNUSED = "unused"  # split value of training rows left out by --per-class / --train-fraction
@@ -237,9 +237,7 @@ def _sklearn_run(mode: str, X: np.ndarray, view: StoreView, data: SplitData, out
     metrics = split_metrics(table, data.labels)
     run_json = {**info, "mode": mode, "labels": data.labels, "classifier": classifier, "best_epoch": None,
                 "epochs_run": None, "history": [], "metrics": metrics, "train_seconds": seconds,
-                "n_train_recordings": int(len(data.train)),
-                "n_train_speakers": int(view.index["speaker"].iloc[data.train].nunique()),
-                "dataset": dataset_summary(view.index)}
+                **training_data_summary(view.index, data.train)}
     ckpt = {"format": RUN_FORMAT, "mode": mode, "labels": data.labels, "feature_config": view.config.to_dict(),
             "norm_mean": torch.from_numpy(np.asarray(view.mean, np.float32)),
             "norm_std": torch.from_numpy(np.asarray(view.std, np.float32)), "sklearn": arrays,

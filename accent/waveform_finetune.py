@@ -31,9 +31,9 @@ from torch import nn
 
 from accent.errors import AccentError, AudioError
 from accent.transfer import PROBE_C
-from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, SplitData, TrainConfig, balanced_accuracy_codes,
-                          crop_at, dataset_summary, epoch_plan, eval_crops, predictions_table, save_atomic,
-                          softmax_rows, split_metrics, steps_per_epoch, write_run)
+from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, balanced_accuracy_codes, crop_at, epoch_plan,
+                          eval_crops, predictions_table, save_atomic, softmax_rows, split_metrics, SplitData,
+                          steps_per_epoch, TrainConfig, training_data_summary, write_run)
 
 MODEL_KIND = "waveform"
 TRAIN_CROP_S = (1.6, 3.0)
@@ -272,9 +272,7 @@ def finetune_backbone(backbone_name: str, view, data: SplitData, X: np.ndarray, 
     run_json = {**info, "mode": "finetune", "labels": data.labels, "best_epoch": result["best_epoch"],
                 "epochs_run": result["epochs_run"], "history": result["history"], "metrics": metrics,
                 "train_seconds": result["train_seconds"], "train_config": asdict(cfg), "model_config": model.config,
-                "n_train_recordings": int(len(data.train)),
-                "n_train_speakers": int(view.index["speaker"].iloc[data.train].nunique()),
-                "dataset": dataset_summary(view.index)}
+                **training_data_summary(view.index, data.train)}
     ckpt = {"format": RUN_FORMAT, "mode": "finetune", "backbone": backbone_name, "state_dict": model.state_dict(),
             "model_config": model.config, "labels": list(data.labels), "feature_config": view.config.to_dict(),
             "norm_mean": torch.from_numpy(np.asarray(view.mean, np.float32)),
