@@ -42,7 +42,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="accent", description="Accent classification with honest transfer learning.")
     parser.add_argument("--version", action="version", version=f"accent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    if command in COMMANDS:
+        modules = [COMMANDS[command]]
+    elif command == "--version":
+        modules = []
+    else:  # --help, or a mistake: the full list of commands
+        modules = list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
         importlib.import_module(name).add_cli(sub)
     return parser
