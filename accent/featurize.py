@@ -34,7 +34,8 @@ import pandas as pd
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, log_mel, preprocess
-from accent.manifest import read_manifest
+from accent.corpora import add_corpus_options
+from accent.manifest import read_manifest, summarize
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
                           StoreWriter, manifest_hash, read_frames, read_store_json, write_store_files)
 
@@ -265,9 +266,10 @@ def _manifest_from_args(args) -> pd.DataFrame:
         return read_manifest(args.manifest)
     if not (args.corpus and args.root):
         raise AccentError("give --manifest M.csv, or --corpus NAME with --root DIR")
-    from accent.corpora import build_manifest
+    from accent.corpora import manifest_from_args
 
-    df, _log = build_manifest(args.corpus, args.root)
+    df, log = manifest_from_args(args)
+    print(summarize(df, log, title=f"manifest: {args.corpus} at {args.root}"))
     return df
 
 
@@ -295,6 +297,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--manifest", help="manifest CSV (from `accent manifest`)")
     p.add_argument("--corpus", help="build the manifest on the fly from this corpus layout (with --root)")
     p.add_argument("--root", help="corpus folder for --corpus")
+    corpus_options = p.add_argument_group("with --corpus: the options of `accent manifest`")
+    add_corpus_options(corpus_options)
     p.add_argument("--out", required=True, help="FEATDIR to write (one feature config per folder)")
     p.add_argument("--config", help="JSON file of FeatureConfig overrides, e.g. {\"sample_rate\": 8000}")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")

@@ -308,3 +308,18 @@ def test_numpy_trim_matches_librosa(clips):
             start, end = librosa.effects.trim(wave, top_db=top_db, frame_length=frame, hop_length=hop)[1]
             np.testing.assert_array_equal(trim_silence(wave, top_db, frame, hop), wave[start:end])
     assert 0 < len(trim_silence(quiet_then_speech, 30, 800, 160)) < len(quiet_then_speech) - 8000
+
+
+def test_corpus_option_takes_the_manifest_options(tmp_path, clips, capsys):
+    """`featurize --corpus folder --root R` reads the corpus like `accent manifest` would, options included."""
+    root = tmp_path / "corpus"
+    for label, keys in {"us": ["s0_wav", "s1_flac", "s2_ogg"], "indian": ["s0_mp3", "s1_wav"]}.items():
+        (root / label).mkdir(parents=True)
+        for key in keys:
+            shutil.copy(clips[key], root / label / clips[key].name)
+    out = tmp_path / "feat"
+    assert cli.main(["featurize", "--corpus", "folder", "--root", str(root), "--classes", "us",
+                 "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    index = FeatureStore.open(out).index
+    assert set(index["label"]) == {"us"} and len(index) == 3
+    assert "dropped      2  class not in --classes" in capsys.readouterr().out

@@ -69,6 +69,12 @@ def add_cli(sub) -> None:
     p.add_argument("--corpus", required=True, help=f"corpus layout: {', '.join(CORPORA)}")
     p.add_argument("--root", required=True, help="corpus folder (for --corpus manifest: the CSV/TSV table)")
     p.add_argument("--out", required=True, help="manifest CSV to write")
+    add_corpus_options(p)
+    p.set_defaults(func=run_manifest)
+
+
+def add_corpus_options(p: argparse.ArgumentParser) -> None:
+    """The options of :func:`build_manifest`, shared by `accent manifest` and `accent featurize --corpus`."""
     p.add_argument("--label-column", help="column holding the label (saa: native_language; "
                    "commonvoice: accents/accent, then variant; manifest: label)")
     p.add_argument("--label-map", help="CSV/TSV (from,to) or JSON mapping raw labels to classes; "
@@ -85,15 +91,19 @@ def add_cli(sub) -> None:
                    help="commonvoice: keep clips with more down-votes than up-votes")
     p.add_argument("--speaker-regex", help="folder: regex on the path below the label folder; "
                    "group 1 (or the whole match) is the speaker")
-    p.set_defaults(func=run_manifest)
+
+
+def manifest_from_args(args: argparse.Namespace) -> tuple[pd.DataFrame, DropLog]:
+    """build_manifest with the options of :func:`add_corpus_options`."""
+    classes = [c for c in args.classes.split(",") if c.strip()] if args.classes else None
+    return build_manifest(args.corpus, args.root, label_column=args.label_column, label_map=args.label_map,
+                          min_speakers=args.min_speakers, classes=classes, val_frac=args.val_frac,
+                          test_frac=args.test_frac, seed=args.seed, release_splits=args.release_splits,
+                          keep_downvoted=args.keep_downvoted, speaker_regex=args.speaker_regex)
 
 
 def run_manifest(args: argparse.Namespace) -> int:
-    classes = [c for c in args.classes.split(",") if c.strip()] if args.classes else None
-    df, log = build_manifest(args.corpus, args.root, label_column=args.label_column, label_map=args.label_map,
-                             min_speakers=args.min_speakers, classes=classes, val_frac=args.val_frac,
-                             test_frac=args.test_frac, seed=args.seed, release_splits=args.release_splits,
-                             keep_downvoted=args.keep_downvoted, speaker_regex=args.speaker_regex)
+    df, log = manifest_from_args(args)
     out = write_manifest(df, args.out)
     print(summarize(df, log, title=f"manifest: {args.corpus} at {args.root}"))
     print(f"wrote {out} ({len(df)} rows)")
