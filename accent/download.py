@@ -158,6 +158,7 @@ def fetch(url: str, dest: str | Path, *, policy: RetryPolicy = RetryPolicy(), li
     finally:
         bar.close()
     part.replace(dest)
+    _validator_file(part).unlink(missing_ok=True)
     return dest
 
 
@@ -165,8 +166,11 @@ def _fetch_once(url: str, part: Path, timeout: float, bar: tqdm) -> str | None:
     """One request appending to ``part`` from its current size: None when complete, else why not."""
     offset = _size(part)
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    validator = _validator_file(part)
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        if validator.is_file():  # resume only if the remote file is still the one we started
+            headers["If-Range"] = validator.read_text(encoding="utf-8").strip()
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as exc:
@@ -185,10 +189,11 @@ def _fetch_once(url: str, part: Path, timeout: float, bar: tqdm) -> str | None:
                 part.unlink(missing_ok=True)
                 return f"the server sent bytes from {start} instead of {offset}; restarting"
             mode = "ab"
-        else:  # 200: the whole file, even if a range was asked for; restart cleanly
+        else:  # 200: the whole file (Range ignored, or If-Range says it changed); restart cleanly
             offset, mode = 0, "wb"
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            _remember_validator(validator, response.headers)
         bar.reset(total=total)
         bar.update(offset)
         with open(part, mode) as out:
@@ -202,6 +207,21 @@ def _fetch_once(url: str, part: Path, timeout: float, bar: tqdm) -> str | None:
         part.unlink()
         return f"received {size} bytes, more than the announced {total}; restarting"
     return f"the connection closed after {size} of {total} bytes"
+
+
+def _validator_file(part: Path) -> Path:
+    return part.with_name(part.name + ".validator")
+
+
+def _remember_validator(path: Path, headers) -> None:
+    """Keep the strong ETag (or Last-Modified) of a download we start, for If-Range on resume, so
+    a remote file that changed in between is downloaded again instead of spliced onto old bytes."""
+    etag = headers.get("ETag")
+    value = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified")
+    if value:
+        path.write_text(value, encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _retryable(code: int) -> bool:

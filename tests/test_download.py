@@ -35,6 +35,7 @@ class Route:
     status: int | None = None       # answer this status every time (404, 500...)
     drop_after: int | None = None   # on the next request, close the connection after this many body bytes
     ignore_range: bool = False      # answer 200 with the whole file even when a range is asked for
+    etag: str | None = None         # send this ETag and honour If-Range against it
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +48,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(route.status if route else 404)
             return
         data, start = route.data, 0
+        if_range = self.headers.get("If-Range")
+        if rng and if_range is not None and if_range != route.etag:
+            rng = None  # the file changed since the client started: send all of it (RFC 9110, If-Range)
         if rng and not route.ignore_range:
             start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
             if start >= len(data):
@@ -60,6 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
+        if route.etag:
+            self.send_header("ETag", route.etag)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if route.drop_after is not None:
@@ -166,6 +172,20 @@ def test_fetch_resumes_a_part_file_left_by_an_interrupted_run(server, tmp_path):
     assert [r[1] for r in server.requests()] == ["bytes=20000-"]
     fetch(url, tmp_path / "a.bin", policy=FAST, progress=False)  # complete: no new request
     assert len(server.requests()) == 1
+
+
+def test_resume_checks_the_remote_file_did_not_change(server, tmp_path):
+    """If-Range: a dropped download of version 1 resumes while the ETag holds; once the remote file
+    is replaced, the old partial bytes are discarded instead of spliced onto the new file."""
+    v1, v2 = payload(100_000, seed=1), payload(100_000, seed=2)
+    url = server.add("/f.bin", data=v1, etag='"v1"', drop_after=30_000)
+    with pytest.raises(AccentError):  # no retries: the run stops with 30,000 bytes in f.bin.part
+        fetch(url, tmp_path / "f.bin", policy=RetryPolicy(retries=0, backoff_s=0.001), progress=False)
+    assert (tmp_path / "f.bin.part").stat().st_size == 30_000
+    server.add("/f.bin", data=v2, etag='"v2"')   # the remote file changes before the rerun
+    assert fetch(url, tmp_path / "f.bin", policy=FAST, progress=False).read_bytes() == v2
+    assert server.httpd.log[-1][1] == "bytes=30000-"   # it asked to resume, and was told to restart
+    assert not (tmp_path / "f.bin.part.validator").exists()
 
 
 def test_fetch_restarts_cleanly_when_the_server_ignores_range(server, tmp_path):
