@@ -127,6 +127,11 @@ def learning_curve_figure(summary, path: str | Path, chance: float | None = None
     ep_ax.set_title("epochs needed", fontsize=10)
     if ep_ax.get_legend_handles_labels()[0]:
         ep_ax.legend(fontsize=8)
+    else:  # only baseline/extract runs: no network was trained, so there are no epochs to show
+        ep_ax.set_xlim(ticks.min() / 1.3, ticks.max() * 1.3)
+        ep_ax.set_yticks([])
+        ep_ax.text(0.5, 0.5, "no network was trained in this curve\n(baseline and extract fit in one step)",
+                   ha="center", va="center", transform=ep_ax.transAxes, fontsize=9, color="grey")
     return save_figure(fig, path)
 
 
