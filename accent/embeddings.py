@@ -129,9 +129,11 @@ class _AudioSource:
         self.cache_name = re.sub(r"[^A-Za-z0-9_.]+", "_", self.spec)
 
     def embed(self, store: FeatureStore, i: int) -> np.ndarray:
+        return self.embed_file(store.index["path"].iat[i])
+
+    def embed_file(self, path: str | Path) -> np.ndarray:
         from accent.audio import load_audio
 
-        path = store.index["path"].iat[i]
         return self.backbone.embed_waveform(load_audio(path, self.backbone.sample_rate))
 
 
@@ -312,7 +314,6 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -
     (for ``accent predict``). ``mfcc`` and ``accent:RUNDIR`` compute the log-mels exactly as
     featurize stores them, with ``feature_config`` (a FeatureConfig; default: the run's config for
     ``accent:``, else the defaults). Raises AudioError for an unusable file."""
-    from accent.audio import load_audio
     from accent.features import FeatureConfig
     from accent.featurize import featurize_clip
 
@@ -328,10 +329,7 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -
         logmel, _ = featurize_clip(path, cfg)  # the stored definition, float16 rounding and checks included
         vector = mfcc_statistics(logmel) if run is None else run.embed_logmel(logmel)
         return np.asarray(vector, np.float32)
-    from accent.backbones import get_backbone
-
-    backbone = get_backbone(backbone_name)
-    return backbone.embed_waveform(load_audio(path, backbone.sample_rate))
+    return _AudioSource(backbone_name).embed_file(path)
 
 
 def embedding_failures(backbone_name: str, store) -> pd.DataFrame:

@@ -272,10 +272,14 @@ class Run:
         return softmax_rows(logp)[0]
 
 
+def standardize(arrays: dict, X: np.ndarray) -> np.ndarray:
+    """Apply the StandardScaler a run saved as arrays (fit on its training rows only)."""
+    return (np.asarray(X, np.float64) - np.asarray(arrays["scaler_mean"])) / np.asarray(arrays["scaler_scale"])
+
+
 def sklearn_predict_proba(arrays: dict, X: np.ndarray) -> np.ndarray:
     """Standardise then apply a logistic regression stored as arrays (multinomial or binary)."""
-    z = (np.asarray(X, np.float64) - np.asarray(arrays["scaler_mean"])) / np.asarray(arrays["scaler_scale"])
-    scores = z @ np.asarray(arrays["coef"]).T + np.asarray(arrays["intercept"])
+    scores = standardize(arrays, X) @ np.asarray(arrays["coef"]).T + np.asarray(arrays["intercept"])
     if scores.shape[1] == 1:  # binary logistic regression: one column, positive class second
         scores = np.concatenate([np.zeros_like(scores), scores], axis=1)
     return softmax_rows(scores)

@@ -209,15 +209,13 @@ def fit_classifier(X: np.ndarray, y: list[str], name: str, seed: int, out: Path)
 
 
 def classifier_proba(arrays: dict, X: np.ndarray, rundir: Path) -> np.ndarray:
-    from accent.train import sklearn_predict_proba
+    from accent.train import sklearn_predict_proba, standardize
 
     if "coef" in arrays:
         return sklearn_predict_proba(arrays, X)
     import joblib  # a pickle: only for runs this user wrote (see module docstring)
 
-    clf = joblib.load(rundir / arrays["joblib"])
-    z = (X - np.asarray(arrays["scaler_mean"])) / np.asarray(arrays["scaler_scale"])
-    return clf.predict_proba(z)
+    return joblib.load(rundir / arrays["joblib"]).predict_proba(standardize(arrays, X))
 
 
 # ---------------------------------------------------------------------------------------- modes
