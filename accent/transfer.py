@@ -256,17 +256,22 @@ def linear_probe_head(model, view: StoreView, data: SplitData, n_frames: int, se
     """Set the head to a logistic regression fitted on the frozen recording embeddings of the
     training split. The embeddings are not standardised here: dividing by the tiny spread of an
     almost-dead ReLU unit would give it a huge weight, and augmented training crops then blow up the loss."""
-    from sklearn.linear_model import LogisticRegression
-
     X = recording_outputs(model, view, data.train, n_frames, torch.device("cpu"), embed=True)
     y = view.index["label"].iloc[data.train].to_numpy()
+    set_probe_head(model.head, X, y, seed)
+
+
+def set_probe_head(head: torch.nn.Linear, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+    """Initialise a linear head as a strongly regularised, class-balanced logistic regression on X."""
+    from sklearn.linear_model import LogisticRegression
+
     clf = LogisticRegression(C=PROBE_C, class_weight="balanced", max_iter=3000, random_state=seed).fit(X, y)
     weight, bias = clf.coef_, clf.intercept_
-    if len(clf.classes_) == 2:  # binary LR has one score column for the second class
+    if weight.shape[0] == 1:  # binary LR has one score column for the second class
         weight, bias = np.vstack([-weight / 2, weight / 2]), np.array([-bias[0] / 2, bias[0] / 2])
     with torch.no_grad():
-        model.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-        model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
 
 
 def run_single(view: StoreView, mode: str, out: Path, *, source_run, backbone: str, classifier: str, seed: int,

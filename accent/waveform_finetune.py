@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from accent.errors import AccentError, AudioError
-from accent.transfer import PROBE_C
+from accent.transfer import set_probe_head
 from accent.train import (MAX_EVAL_CROPS, RUN_FORMAT, TRAIN_STATE, balanced_accuracy_codes, crop_at, epoch_plan,
                           eval_crops, predictions_table, save_atomic, softmax_rows, split_metrics, SplitData,
                           steps_per_epoch, TrainConfig, training_data_summary, write_run)
@@ -149,20 +149,12 @@ def store_probabilities(model: WaveformClassifier, store, rows: np.ndarray, prog
 # ---------------------------------------------------------------------------------------- training
 def linear_probe(model: WaveformClassifier, X_train: np.ndarray, y_train: np.ndarray, seed: int) -> None:
     """Centre/scale buffers from the frozen training embeddings; head = logistic regression on them."""
-    from sklearn.linear_model import LogisticRegression
-
     mean = X_train.mean(axis=0)
     scale = float(np.sqrt(((X_train - mean) ** 2).sum(axis=1).mean() / X_train.shape[1])) or 1.0
-    clf = LogisticRegression(C=PROBE_C, class_weight="balanced", max_iter=3000, random_state=seed)
-    clf.fit((X_train - mean) / scale, y_train)
-    weight, bias = clf.coef_, clf.intercept_
-    if weight.shape[0] == 1:  # binary LR has one score column for the second class
-        weight, bias = np.vstack([-weight / 2, weight / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+    set_probe_head(model.head, (X_train - mean) / scale, y_train, seed)
     with torch.no_grad():
         model.emb_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         model.emb_scale.fill_(scale)
-        model.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-        model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
 
 
 def _train_epoch(model, optimizer, waves, y, cfg: TrainConfig, sample_rate: int, rng) -> float:
