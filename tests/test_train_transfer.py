@@ -168,17 +168,28 @@ def test_bad_class_layouts_give_one_line_errors():
         splits_from_index(no_val, "store")
 
 
-def test_kfold_tests_every_recording_once(tiny_stores, tmp_path):
+def test_kfold_tests_every_recording_once(tiny_stores, tmp_path, monkeypatch):
+    import accent.transfer as transfer_mod
+
+    seen = []  # the split assignment each fold's learner actually receives
+
+    def spy(index, where):
+        seen.append({s: set(index.loc[index["split"] == s, "speaker"]) for s in ("train", "val", "test")})
+        return splits_from_index(index, where)
+
+    monkeypatch.setattr(transfer_mod, "splits_from_index", spy)
     result = run_transfer(tiny_stores["target_big"], "baseline", tmp_path / "cv", folds=3, seed=0, progress=False)
     store = FeatureStore.open(tiny_stores["target_big"])
     preds = pd.read_csv(tmp_path / "cv" / "predictions.csv")
     assert sorted(preds["utt_id"]) == sorted(store.index["utt_id"])
     assert result["metrics"]["test"]["n"] == len(store.index) and result["folds"] == 3
-    for fold in range(3):
-        fold_preds = pd.read_csv(tmp_path / "cv" / f"fold{fold}" / "predictions.csv")
-        train_speakers = set(json.loads((tmp_path / "cv" / f"fold{fold}" / "run.json").read_text())["labels"])
-        assert train_speakers and set(fold_preds.loc[fold_preds.split == "test", "speaker"]).isdisjoint(
-            set(preds["speaker"]) - set(fold_preds["speaker"]))
+    assert len(seen) == 3
+    for fold in seen:
+        assert fold["train"] and fold["test"]
+        assert fold["train"].isdisjoint(fold["test"]) and fold["val"].isdisjoint(fold["test"])
+        assert fold["train"].isdisjoint(fold["val"])
+    tested = [fold["test"] for fold in seen]
+    assert set().union(*tested) == set(store.index["speaker"]) and sum(map(len, tested)) == store.index["speaker"].nunique()
 
 
 def test_recording_metrics_and_speaker_bootstrap():
