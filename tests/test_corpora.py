@@ -86,7 +86,7 @@ def test_saa_keeps_recordings_and_counts_each_drop_reason(saa_root):
 
 def test_saa_country_column_binned_into_cv_buckets(saa_root):
     df, log = build_manifest("saa", saa_root, label_column="country",
-                             label_map=REPO / "data" / "saa_country_to_cv_bucket.csv")
+                             label_map="saa_country_to_cv_bucket.csv")
     assert set(df["label"]) == {"us"}  # usa -> us; mexico and china are not English-accent buckets
     assert log.dropped["label not in label map"] == 2 * SAA_PER_LANGUAGE
 
@@ -144,7 +144,7 @@ def cv17_root(tmp_path):
     expected["common_voice_en_variant.mp3"] = "canada"
     drops = {
         "no accent": [cv17_row("x1", "common_voice_en_noaccent.mp3", "")],
-        "accent not in the accent table (data/cv_accent_buckets.csv)":
+        "accent not in the accent table (cv_accent_buckets.csv)":
             [cv17_row("x2", "common_voice_en_unknown.mp3", "slightly slurred")],
         "several accents in different buckets":
             [cv17_row("x3", "common_voice_en_conflict.mp3", "England English,Canadian English")],
@@ -238,7 +238,7 @@ def test_commonvoice_v1_kaggle_has_no_speakers_and_says_so(tmp_path):
         (root / f"cv-valid-{file_split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     df, log = load_commonvoice(root, release_splits=True)
     assert log.rows_read == 15 and len(df) == 9
-    assert log.dropped == {"no accent": 3, "accent not in the accent table (data/cv_accent_buckets.csv)": 3}
+    assert log.dropped == {"no accent": 3, "accent not in the accent table (cv_accent_buckets.csv)": 3}
     assert df["speaker"].nunique() == len(df) and df["utt_id"].is_unique
     assert any("no speaker ids" in note for note in log.notes)
     assert set(df["split"]) == {"train", "val", "test"} and (df["text"] == "hello, world").all()
@@ -415,7 +415,7 @@ def test_real_commonvoice_tr_release1_without_audio():
     df, log = load_commonvoice(root, allow_empty=True)
     assert df.empty and log.rows_read == len(rows)
     assert log.dropped["no accent"] == sum(r["accent"] == "" for r in rows)
-    assert log.dropped["accent not in the accent table (data/cv_accent_buckets.csv)"] == \
+    assert log.dropped["accent not in the accent table (cv_accent_buckets.csv)"] == \
         sum(r["accent"] == "other" for r in rows)
     by_gender, log = load_commonvoice(root, label_column="gender", allow_empty=True)
     assert by_gender.empty  # no audio in this sample: every labelled clip is counted missing

@@ -13,6 +13,7 @@ import pytest
 from accent.audio import load_audio
 from accent.corpora import synthetic
 from accent.errors import AccentError
+from accent.resources import resource_path
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="espeak-ng and sox are needed (scripts/setup.sh)")
@@ -74,9 +75,7 @@ def test_cv_layout_matches_the_newest_common_voice(cv_root):
 
 
 def test_cv_accents_map_through_the_default_bucket_table():
-    table = synthetic.DATA_DIR / "cv_accent_buckets.csv"
-    if not table.is_file():
-        pytest.skip("data/cv_accent_buckets.csv not written yet")
+    table = resource_path("cv_accent_buckets.csv")
     buckets = pd.read_csv(table, comment="#", dtype=str)
     known = {k.lower(): v for k, v in zip(buckets.iloc[:, 0], buckets.iloc[:, 1])}
     assert {name: known.get(a.cv_accent.lower()) for name, a in synthetic.CV_ACCENTS.items()} == {

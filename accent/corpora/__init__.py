@@ -78,7 +78,8 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="column holding the label (saa: native_language; "
                    "commonvoice: accents/accent, then variant; manifest: label)")
     p.add_argument("--label-map", help="CSV/TSV (from,to) or JSON mapping raw labels to classes; "
-                   "'drop' or empty targets drop rows (commonvoice default: data/cv_accent_buckets.csv)")
+                   "'drop' or empty targets drop rows (commonvoice default: the packaged cv_accent_buckets.csv; "
+                   "saa_country_to_cv_bucket.csv names the packaged SAA country table)")
     p.add_argument("--min-speakers", type=int, default=1, help="drop classes with fewer distinct speakers")
     p.add_argument("--classes", help="comma-separated classes to keep (others dropped)")
     p.add_argument("--val-frac", type=float, default=0.15, help="fraction of each class's speakers for validation")

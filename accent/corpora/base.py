@@ -11,6 +11,7 @@ import pandas as pd
 
 from accent.errors import AccentError
 from accent.manifest import DropLog, load_label_map
+from accent.resources import packaged_label_map
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg")
 AUDIO_MISSING = "audio file missing"
@@ -61,6 +62,9 @@ def resolve_label_map(label_map) -> tuple[dict[str, str] | None, str]:
         return None, ""
     if isinstance(label_map, dict):
         return {str(k).strip().lower(): str(v).strip() for k, v in label_map.items()}, "label map"
+    packaged = packaged_label_map(label_map)
+    if packaged is not None:
+        return load_label_map(packaged), f"label map {packaged.name}"
     return load_label_map(label_map), f"label map {label_map}"
 
 

@@ -14,7 +14,7 @@ folder). By default the validated clips are read (``validated.tsv``, or ``cv-val
 ``train/dev/test``; ``release_splits`` reads ``train/dev/test`` and keeps them as train/val/test.
 
 Labels: the accent text, or ``variant`` when the accent is empty (a variant is chosen from a fixed
-list, so it is a clean label when present), mapped to buckets by ``data/cv_accent_buckets.csv`` or
+list, so it is a clean label when present), mapped to buckets by ``accent/resources/cv_accent_buckets.csv`` or
 by ``label_map``. A value with several parts takes the bucket its known parts agree on; rows whose
 parts map to different buckets are dropped. ``label_column`` picks another column (``gender``,
 ``age``...), used verbatim unless a ``label_map`` is given. Clips with more down-votes than up-votes
@@ -33,9 +33,10 @@ from accent.corpora.base import (AUDIO_MISSING, FileIndex, nothing_left, read_ta
                                  resolve_label_map, utt_ids_from_relative)
 from accent.errors import AccentError
 from accent.manifest import DropLog, drop_rows, load_label_map, own_speaker
+from accent.resources import resource_path
 
 CORPUS = "commonvoice"
-DEFAULT_BUCKETS = Path(__file__).resolve().parents[2] / "data" / "cv_accent_buckets.csv"
+DEFAULT_BUCKETS = "cv_accent_buckets.csv"  # packaged: accent/resources/
 RELEASE_SPLITS = {"train": "train", "dev": "val", "test": "test"}  # file name -> manifest split
 VALIDATED = "validated.tsv"
 V1_FILE = "cv-valid-{}.csv"
@@ -184,7 +185,7 @@ def assign_labels(df: pd.DataFrame, label_column: str | None, label_map, log: Dr
         column = label_column or next((c for c in ACCENT_COLUMNS if c in df.columns), ACCENT_COLUMNS[0])
         what = "accent"
         if mapping is None:
-            mapping, map_name = load_label_map(DEFAULT_BUCKETS), "the accent table (data/cv_accent_buckets.csv)"
+            mapping, map_name = load_label_map(resource_path(DEFAULT_BUCKETS)), f"the accent table ({DEFAULT_BUCKETS})"
     else:
         column, what = label_column, label_column
     if column not in df.columns:

@@ -2,7 +2,7 @@
 
 Every speaker reads the same paragraph once, so one row is one speaker is one recording. The label
 is ``native_language`` by default, or any other column (``country``, ``birthplace``...) with
-``label_column``; ``data/saa_country_to_cv_bucket.csv`` bins ``country`` into Common Voice's accent
+``label_column``; ``accent/resources/saa_country_to_cv_bucket.csv`` (``--label-map saa_country_to_cv_bucket.csv``) bins ``country`` into Common Voice's accent
 buckets, as the capstone did.
 
 Quirks of the real file handled here: three empty trailing header fields (ignored), rows marked

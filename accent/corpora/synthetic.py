@@ -43,11 +43,11 @@ from tqdm import tqdm
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
 from accent.errors import AccentError
 from accent.fileio import write_text_atomic
+from accent.resources import resource_path
 
 GENERATOR_VERSION = 1
 PARAMS_FILE = "synth.json"
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-SENTENCES_FILE = DATA_DIR / "sentences.txt"
+SENTENCES_FILE = "sentences.txt"  # packaged: accent/resources/
 SAA_HEADER = ["age", "age_onset", "birthplace", "filename", "native_language", "sex", "speakerid",
               "country", "file_missing?", "", "", ""]
 CV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes",
@@ -205,9 +205,11 @@ def speaker_counts(layout: str, speakers_per_accent: int | None, accents: list[s
     return {a: speakers_per_accent or default[a] for a in names}
 
 
-def read_sentences(path: Path = SENTENCES_FILE) -> list[str]:
+def read_sentences(path: Path | None = None) -> list[str]:
+    """The sentence list (default: the packaged one); blank lines and ``#`` comments skipped."""
+    path = resource_path(SENTENCES_FILE) if path is None else Path(path)
     if not path.is_file():
-        raise AccentError(f"sentence list {path} not found: it ships with the repository (data/sentences.txt)")
+        raise AccentError(f"sentence list {path} not found")
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
