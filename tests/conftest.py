@@ -103,3 +103,32 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# A sox as Debian's plain `sox` package installs it: no mp3 handler (libsox-fmt-mp3 missing).
+# It forwards everything else to the real sox, so effects still work.
+FAKE_SOX = """#!/bin/sh
+REAL="{real}"
+if [ "$1" = "-h" ]; then "$REAL" -h | sed 's/ mp3 / /; s/ mp2 / /'; exit 0; fi
+for a in "$@"; do
+  case "$a" in *.mp3|*.mp3.tmp|mp3) echo "sox FAIL formats: no handler for given file type \\`mp3'" >&2; exit 2;; esac
+done
+exec "$REAL" "$@"
+"""
+
+
+@pytest.fixture
+def sox_without_mp3(tmp_path, monkeypatch):
+    """PATH starts with a folder whose `sox` lacks the mp3 plugin; returns that folder."""
+    import os
+    import shutil
+
+    real = shutil.which("sox")
+    if real is None:
+        pytest.skip("sox is needed to fake one without its mp3 plugin")
+    folder = tmp_path / "fakebin"
+    folder.mkdir()
+    (folder / "sox").write_text(FAKE_SOX.format(real=real))
+    (folder / "sox").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return folder

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import shutil
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from accent.audio import load_audio
+from accent import sysdeps
 from accent.corpora import synthetic
 from accent.errors import AccentError
 from accent.resources import resource_path
@@ -151,9 +154,31 @@ def test_bad_arguments_are_one_line_errors(tmp_path, monkeypatch):
         synthetic.generate_corpus("saa", tmp_path, accents=["klingon"])
     with pytest.raises(AccentError, match="layout"):
         synthetic.generate_corpus("timit", tmp_path)
-    monkeypatch.setattr(synthetic.shutil, "which", lambda tool: None if tool == "sox" else "/usr/bin/" + tool)
-    with pytest.raises(AccentError, match="sox not found.*apt-get install espeak-ng sox"):
+    monkeypatch.setattr(sysdeps, "which", lambda tool, path=None: None if tool == "sox" else shutil.which(tool))
+    with pytest.raises(AccentError, match="sox: not found: install with `sudo apt-get install -y sox libsox-fmt-mp3`"):
         synthetic.generate_corpus("cv", tmp_path)
+    assert not (tmp_path / "clips").exists()
+
+
+def test_synth_without_the_sox_mp3_plugin_encodes_with_libsndfile(sox_without_mp3, tmp_path):
+    assert not sysdeps.sox_writes_mp3()  # the fake sox really lacks mp3
+    root = synthetic.generate_corpus("cv", tmp_path / "cv", speakers_per_accent=1, accents=["us", "indian"],
+                                     workers=1)
+    params = json.loads((root / "synth.json").read_text())
+    assert params["complete"] and params["mp3_encoder"] == "soundfile"
+    meta = pd.read_csv(root / "validated.tsv", sep="\t", quoting=csv.QUOTE_NONE)
+    assert len(meta) == params["n_clips"] >= 6
+    for name in meta["path"]:
+        info = sf.info(str(root / "clips" / name))
+        assert info.format == "MP3" and info.samplerate in (16000, 22050)
+        assert np.abs(load_audio(root / "clips" / name, 16000)).max() > 0.01
+
+
+def test_synth_fails_before_generating_when_no_encoder_writes_mp3(sox_without_mp3, tmp_path, monkeypatch):
+    monkeypatch.setattr(sysdeps, "soundfile_writes_mp3", lambda: False)
+    with pytest.raises(AccentError, match="sox has no mp3 handler.*apt-get install -y libsox-fmt-mp3"):
+        synthetic.generate_corpus("cv", tmp_path / "cv", speakers_per_accent=1, accents=["us"])
+    assert not (tmp_path / "cv").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("accent.corpora") is None, reason="loaders not written yet")

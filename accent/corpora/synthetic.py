@@ -29,11 +29,10 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -41,6 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
+from accent import sysdeps
 from accent.errors import AccentError
 from accent.fileio import write_text_atomic
 from accent.resources import resource_path
@@ -282,11 +282,19 @@ def plan_cv(out: Path, counts: dict[str, int], seed: int) -> tuple[list[Clip], l
 
 # ----------------------------------------------------------------------------- audio synthesis
 
-def check_tools() -> None:
-    missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
-    if missing:
-        raise AccentError(f"{' and '.join(missing)} not found: install with `apt-get install espeak-ng sox` "
-                          "or run scripts/setup.sh")
+def required_voices() -> set[str]:
+    """Every espeak-ng voice and variant the generator speaks with."""
+    voices = {v for table in (SAA_ACCENTS, CV_ACCENTS) for accent in table.values() for v, _ in accent.voices}
+    return voices | set(VOICE_VARIANTS)
+
+
+def check_tools() -> str:
+    """Fail before generating anything when a tool or voice is missing; return the mp3 encoder to use
+    (sox when it has its mp3 plugin, else libsndfile)."""
+    for check in sysdeps.check_espeak(required_voices()) + sysdeps.check_sox()[:1]:
+        if not check.ok:
+            raise AccentError(f"{check.name}: {check.detail}: install with `{check.fix}` or run scripts/setup.sh")
+    return sysdeps.mp3_encoder()
 
 
 def _run(cmd: list[str], stdin: bytes | None = None) -> bytes:
@@ -364,21 +372,39 @@ def add_channel(speech: np.ndarray, voice: Voice, rng: np.random.Generator) -> n
     return (signal * (10 ** (voice.gain_db / 20) / peak)).astype(np.float32)
 
 
-def write_mp3_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Encode with sox/LAME at its fastest quality setting (~15x faster than libsndfile's MP3
-    writer) at a bitrate fit for speech; tmp file + rename so a killed run leaves no half clip."""
+def write_mp3_atomic(path: Path, audio: np.ndarray, sample_rate: int, encoder: str = "sox") -> None:
+    """Encode mp3 at a bitrate fit for speech; tmp file + rename so a killed run leaves no half clip.
+
+    ``sox``: LAME at its fastest quality setting, several times faster than libsndfile's writer
+    (benchmarks/bench_mp3.py). ``soundfile``: libsndfile's LAME, for a sox without its mp3 plugin.
+    """
     tmp = path.with_name(path.name + ".tmp")
     bitrate = MP3_KBPS[sample_rate]
-    _run(["sox", "-R", "-V1", "-t", "f32", "-r", str(sample_rate), "-c", "1", "-", "-t", "mp3",
-          "-C", f"{bitrate}.9", str(tmp)], stdin=np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+    if encoder == "sox":
+        _run(["sox", "-R", "-V1", "-t", "f32", "-r", str(sample_rate), "-c", "1", "-", "-t", "mp3",
+              "-C", f"{bitrate}.9", str(tmp)], stdin=np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+    else:
+        write_mp3_soundfile(tmp, audio, sample_rate, bitrate)
     tmp.replace(path)
 
 
-def _render(clip: Clip) -> str | None:
+def write_mp3_soundfile(path: Path, audio: np.ndarray, sample_rate: int, kbps: int) -> None:
+    """Constant-bitrate mp3 through libsndfile. Its compression level maps 0..1 linearly onto the
+    MPEG bitrate range, 160..8 kbps below 32 kHz (MPEG-2) and 320..32 kbps from 32 kHz (MPEG-1),
+    and 1.0 itself is refused."""
+    import soundfile as sf
+
+    low, high = (8, 160) if sample_rate < 32000 else (32, 320)
+    level = min(0.99, max(0.0, (high - kbps) / (high - low)))
+    sf.write(str(path), np.asarray(audio, dtype=np.float32), sample_rate, format="MP3",
+             subtype="MPEG_LAYER_III", compression_level=level, bitrate_mode="CONSTANT")
+
+
+def _render(clip: Clip, encoder: str = "sox") -> str | None:
     """Worker: write one clip; return an error line instead of raising so one clip never stops the run."""
     try:
         audio, sr = synthesize(clip)
-        write_mp3_atomic(Path(clip.path), audio, sr)
+        write_mp3_atomic(Path(clip.path), audio, sr, encoder)
         return None
     except Exception as exc:  # noqa: BLE001 - reported per clip, the rest of the corpus goes on
         return f"{clip.path}: {type(exc).__name__}: {exc}"
@@ -408,7 +434,7 @@ def generate_corpus(layout: str, out_dir: str | Path, speakers_per_accent: int |
     """
     if layout not in LAYOUTS:
         raise AccentError(f"unknown layout {layout!r}: choose saa or cv")
-    check_tools()
+    encoder = check_tools()
     out = Path(out_dir).expanduser().resolve()
     counts = speaker_counts(layout, speakers_per_accent, accents)
     params = {"generator_version": GENERATOR_VERSION, "layout": layout, "seed": int(seed), "speakers": counts}
@@ -422,33 +448,34 @@ def generate_corpus(layout: str, out_dir: str | Path, speakers_per_accent: int |
             return out
     audio_dir = out / ("recordings" if layout == "saa" else "clips")
     audio_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(params_path, params | {"complete": False})
+    _write_json(params_path, params | {"complete": False, "mp3_encoder": encoder})
 
     clips, rows = (plan_saa if layout == "saa" else plan_cv)(out, counts, seed)
     todo = [c for c in clips if not Path(c.path).is_file()]
-    failures = _render_all(todo, workers, f"synth {layout}")
+    failures = _render_all(todo, workers, f"synth {layout}", encoder)
     if failures:
         for line in failures[:10]:
             print(f"synth: skipped {line}", file=sys.stderr)
         raise AccentError(f"{len(failures)} of {len(clips)} clips failed in {out} (first: {failures[0]}); "
                           "rerun to retry them")
     _write_metadata(layout, out, rows)
-    _write_json(params_path, params | {"complete": True, "n_clips": len(clips)})
+    _write_json(params_path, params | {"complete": True, "n_clips": len(clips), "mp3_encoder": encoder})
     return out
 
 
-def _render_all(clips: list[Clip], workers: int | None, desc: str) -> list[str]:
+def _render_all(clips: list[Clip], workers: int | None, desc: str, encoder: str = "sox") -> list[str]:
+    render = partial(_render, encoder=encoder)
     workers = max(1, workers or os.cpu_count() or 1)
     bar = tqdm(total=len(clips), desc=desc, unit="clip", file=sys.stderr, disable=not clips)
     failures: list[str] = []
     if workers == 1:
-        results = map(_render, clips)
+        results = map(render, clips)
         for err in results:
             failures += [err] if err else []
             bar.update()
     else:
         with Pool(workers) as pool:
-            for err in pool.imap_unordered(_render, clips, chunksize=2):
+            for err in pool.imap_unordered(render, clips, chunksize=2):
                 failures += [err] if err else []
                 bar.update()
     bar.close()
