@@ -27,6 +27,7 @@ COMMANDS = {
     "evaluate": "accent.evaluate",
     "predict": "accent.predict",
     "report": "accent.report",
+    "doctor": "accent.doctor",
 }
 
 
