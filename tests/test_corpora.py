@@ -270,6 +270,25 @@ def test_folder_speakers_from_subfolders_and_loose_files_noted(folder_root):
     assert splits_are_speaker_disjoint(manifest)
 
 
+def test_folder_follows_linked_label_folders_without_looping(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    for spk in ("ana", "ben"):
+        for k in range(2):
+            write_wav(elsewhere / "east-speakers" / spk / f"take{k}.wav")
+    write_wav(tmp_path / "west-speakers" / "cyd" / "take0.wav")
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "east").symlink_to(elsewhere / "east-speakers", target_is_directory=True)
+    (root / "west").symlink_to(tmp_path / "west-speakers", target_is_directory=True)
+    (root / "east" / "ana" / "loop").symlink_to(root, target_is_directory=True)  # back up to the root
+    (root / "west" / "cyd" / "self").symlink_to(tmp_path / "west-speakers" / "cyd", target_is_directory=True)
+    (root / "west" / "gone").symlink_to(tmp_path / "nowhere", target_is_directory=True)  # dangling
+    df, log = load_folder(root)
+    assert sorted(df["label"]) == ["east"] * 4 + ["west"]
+    assert df.groupby("label")["speaker"].nunique().to_dict() == {"east": 2, "west": 1}
+    assert all(p.startswith(str(root)) for p in df["path"]) and df["utt_id"].is_unique
+
+
 def test_folder_speaker_regex(folder_root):
     df, log = load_folder(folder_root, speaker_regex=r"^spk(\d)/")
     assert set(df["speaker"]) == {"0", "1", "2"}

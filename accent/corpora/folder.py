@@ -12,6 +12,7 @@ The speaker of a file is, in order of preference:
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def load_folder(root: str | Path, *, speaker_regex: str | None = None,
     """One row per audio file under a label folder; the label is the folder's name."""
     root = require_dir(root, "audio folder root")
     pattern = compile_speaker_regex(speaker_regex)
-    files = sorted(p for p in root.rglob("*") if is_audio(p, root))
+    files = sorted(p for p in walk_files(root) if is_audio(p, root))
     if not files:
         raise AccentError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {root}: "
                           "expected ROOT/<label>/[<speaker>/]<file>")
@@ -57,6 +58,31 @@ def load_folder(root: str | Path, *, speaker_regex: str | None = None,
         df = df.assign(speaker=speaker.where(speaker != "", own_speaker(df["utt_id"])))
     nothing_left(df, log, CORPUS, root, allow_empty)
     return df.drop(columns=["within"]), log
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every file under ``root``, following links to directories (a corpus is often assembled from
+    several places by linking label or speaker folders). Paths keep the link names, so a linked
+    folder's label is the link's name. A link back to a folder on the current path is a loop and is
+    skipped; the same folder linked under two labels is read under both."""
+    files: list[Path] = []
+
+    def visit(folder: Path, ancestors: frozenset[str]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:  # unreadable folder or dangling link: nothing to list
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_dir():  # follows links
+                real = os.path.realpath(entry.path)
+                if real not in ancestors:
+                    visit(path, ancestors | {real})
+            elif entry.is_file():
+                files.append(path)
+
+    visit(root, frozenset({os.path.realpath(root)}))
+    return files
 
 
 def is_audio(path: Path, root: Path) -> bool:
