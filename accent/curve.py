@@ -202,7 +202,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     any failed, an :class:`AccentError` naming the first failure is raised after ``curve.csv`` is
     written.
     """
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     from accent.embeddings import fusion_parts
     from accent.transfer import MODES

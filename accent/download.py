@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
 from accent import __version__
 from accent.errors import AccentError

@@ -244,7 +244,7 @@ class EmbeddingCache:
 
 
 def _fill(cache: EmbeddingCache, source, store: FeatureStore, todo: list[int], progress: bool) -> None:
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     last_save = time.monotonic()
     try:

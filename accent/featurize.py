@@ -164,7 +164,7 @@ def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None
     n_reused = len(rows) - len(todo)
     writer.mark_incomplete()
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     bar = tqdm(total=len(rows), initial=n_reused, unit="clip", desc="featurize", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)

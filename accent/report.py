@@ -553,7 +553,7 @@ def _same_dir(a, b) -> bool:
 def build_report(run_dirs: list[str | Path], out: str | Path, curve: str | Path | None = None, *,
                  n_boot: int = 1000, embeddings: bool = True, progress: bool = True) -> Path:
     """Write ``out/report.md``, ``out/report.html`` and ``out/figures/*.png``; return the .md path."""
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     if not run_dirs and curve is None:
         raise AccentError("nothing to report: give --runs RUNDIR... and/or --curve CURVEDIR")

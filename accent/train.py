@@ -424,7 +424,7 @@ def fit(model: AccentNet, store, data: SplitData, cfg: TrainConfig, out: Path, *
     Returns {"best_epoch", "epochs_run", "history", "train_seconds"}; ``model`` ends with the best
     weights. ``out/train_state.pt`` holds everything needed to resume after each epoch.
     """
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     device = resolve_device(cfg.device)
     _init_distributed(device)
@@ -611,7 +611,8 @@ def pretrain(features, out, *, preset: str = DEFAULT_PRESET, crop_s: float = 3.0
 
 def _run_cli(args) -> int:
     result = pretrain(args.features, args.out, preset=args.preset, crop_s=args.crop_s, max_epochs=args.max_epochs,
-                      seed=args.seed, resume=args.resume, device=args.device, compile=args.compile)
+                      seed=args.seed, resume=args.resume, device=args.device, compile=args.compile,
+                      progress=not args.quiet)
     test = result["metrics"]["test"]
     print(f"pretrained {result['preset']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
           f"{result['epochs_run']}, test balanced accuracy {test['balanced_accuracy']:.3f} "
@@ -630,4 +631,5 @@ def add_cli(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_cli)

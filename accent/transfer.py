@@ -404,7 +404,8 @@ def _run_cli(args) -> int:
     result = run_transfer(args.features, args.mode, args.out, source=args.source, per_class=args.per_class,
                           train_fraction=args.train_fraction, seed=args.seed, folds=args.folds,
                           backbone=args.backbone, classifier=args.classifier, preset=args.preset,
-                          max_epochs=args.max_epochs, device=args.device, resume=args.resume)
+                          max_epochs=args.max_epochs, device=args.device, resume=args.resume,
+                          progress=not args.quiet)
     test = result["metrics"]["test"]
     print(f"{args.mode}: test balanced accuracy {test['balanced_accuracy']:.3f} accuracy {test['accuracy']:.3f} "
           f"(n={test['n']}, {result['n_train_recordings']} training recordings) -> {args.out}")
@@ -431,4 +432,5 @@ def add_cli(subparsers) -> None:
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_cli)

@@ -93,7 +93,7 @@ def decode(backbone, path: str) -> np.ndarray:
 
 def decode_rows(backbone, index, rows: np.ndarray, what: str, progress: bool) -> list[np.ndarray]:
     """Waveforms of store rows, in memory; refuses more than ``MAX_CACHED_AUDIO_S`` of audio."""
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     seconds = float(index["duration_s"].iloc[rows].astype(float).sum()) if "duration_s" in index else 0.0
     if seconds > MAX_CACHED_AUDIO_S:
@@ -127,7 +127,7 @@ def store_probabilities(model: WaveformClassifier, store, rows: np.ndarray, prog
     at a time; a clip that cannot be used gets a NaN row and is named in one warning."""
     import warnings
 
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     from accent.backbones import get_backbone
 
@@ -181,7 +181,7 @@ def fit_waveform(model: WaveformClassifier, train: tuple[list, np.ndarray], val:
                  cfg: TrainConfig, sample_rate: int, out: Path, *, resume: bool, progress: bool) -> dict:
     """Frozen warm-up, then gentle fine-tuning; early stopping on val recording balanced accuracy.
     ``out/train_state.pt`` is written after every epoch, so ``resume`` continues where it stopped."""
-    from tqdm import tqdm
+    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

@@ -37,7 +37,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
 from accent import sysdeps
