@@ -44,14 +44,14 @@ def test_a_terminal_keeps_the_redrawn_bar():
 
 def test_pretrain_and_transfer_take_quiet_and_log_plain_lines(tiny_stores, tmp_path, capsys):
     torch.set_num_threads(1)
-    common = ["--features", str(tiny_stores["source"]), "--max-epochs", "2", "--crop-s", "1"]
+    common = ["--features", str(tiny_stores["source"]), "--max-epochs", "1", "--crop-s", "1"]
     assert main(["pretrain", *common, "--out", str(tmp_path / "a")]) == 0
     err = capsys.readouterr().err  # captured: not a terminal
     assert "pretrain:" in err and "\r" not in err and 1 <= len(err.splitlines()) <= 4
     assert main(["pretrain", *common, "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
     transfer = ["transfer", "--features", str(tiny_stores["target"]), "--source", str(tmp_path / "a"),
-                "--mode", "scratch", "--max-epochs", "2", "--out"]
+                "--mode", "scratch", "--max-epochs", "1", "--out"]
     assert main([*transfer, str(tmp_path / "c")]) == 0
     err = capsys.readouterr().err
     assert "scratch:" in err and "\r" not in err
