@@ -126,7 +126,7 @@ def soundfile_mp3() -> tuple[str, bool, bool]:
     tone = (0.3 * np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000)).astype(np.float32)
     buf = io.BytesIO()
     try:
-        sf.write(buf, tone, 16000, format="MP3")
+        sf.write(buf, tone, 16000, format="MP3", compression_level=0.8, bitrate_mode="CONSTANT")  # as synth does
         writes = buf.tell() > 0
     except Exception:  # noqa: BLE001 - any failure means "cannot write mp3"
         return version, False, False
@@ -144,7 +144,7 @@ def soundfile_writes_mp3() -> bool:
 
 def check_soundfile() -> list[Check]:
     version, reads, writes = soundfile_mp3()
-    fix = "pip install --upgrade 'soundfile>=0.12' (its wheels bundle libsndfile >= 1.1 with mp3)"
+    fix = "pip install --upgrade 'soundfile>=0.13' (its wheels bundle libsndfile >= 1.1 with mp3)"
     if reads and writes:
         return [Check("libsndfile mp3", True, f"{version}: reads and writes mp3", needed_by="featurize, synth")]
     return [Check("libsndfile mp3", False, f"{version}: {'reads' if reads else 'cannot read'} mp3, "
