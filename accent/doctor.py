@@ -9,9 +9,7 @@ fix it. scripts/setup.sh ends by running ``accent doctor --strict``.
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.metadata
-import importlib.util
 import platform
 import shutil
 import sys
