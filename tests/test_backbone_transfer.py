@@ -163,6 +163,31 @@ def test_finetune_resemblyzer_updates_the_encoder_and_predicts(store, tmp_path, 
         run_transfer(store, "finetune", tmp_path / "nope", backbone="mfcc+resemblyzer", progress=False)
 
 
+def test_resumed_waveform_finetune_matches_an_uninterrupted_one(store, tmp_path, monkeypatch):
+    import accent.waveform_finetune as wf
+    from accent.train import load_run
+    from accent.transfer import run_transfer
+
+    from conftest import interrupt_training_after
+
+    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "min_crops_per_epoch", 8)
+    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "batch_size", 8)
+    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "patience", 10)
+    kw = dict(backbone="resemblyzer", max_epochs=3, seed=2, progress=False)
+    full = run_transfer(store, "finetune", tmp_path / "full", **kw)
+    with monkeypatch.context() as patch:
+        interrupt_training_after(patch, epochs=2)
+        with pytest.raises(KeyboardInterrupt):
+            run_transfer(store, "finetune", tmp_path / "resumed", **kw)
+    assert not (tmp_path / "resumed" / "run.json").exists()
+    resumed = run_transfer(store, "finetune", tmp_path / "resumed", resume=True, **kw)
+    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    assert strip(resumed["history"]) == strip(full["history"]) and len(full["history"]) == 3
+    a, b = (load_run(tmp_path / d).model.state_dict() for d in ("full", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "resumed" / "predictions.csv").read_text() == (tmp_path / "full" / "predictions.csv").read_text()
+
+
 def test_curve_with_two_backbones_embeds_once_and_reports_every_series(store, embed_calls, tmp_path):
     from accent.curve import plan_points, run_curve
     from accent.report import build_report

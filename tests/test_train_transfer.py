@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-import accent.train as train_mod
+from conftest import interrupt_training_after
 from accent.errors import AccentError
 from accent.evaluate import bootstrap_intervals, evaluate_run, recording_metrics
 from accent.store import FeatureStore
@@ -85,25 +85,19 @@ def _tiny_pretrain(store, out, **kw):
 
 def test_resumed_run_matches_an_uninterrupted_one(tiny_stores, tmp_path, monkeypatch):
     full = _tiny_pretrain(tiny_stores["target_big"], tmp_path / "full")
-    real_epoch, calls = train_mod.run_epoch, {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_mod, "run_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _tiny_pretrain(tiny_stores["target_big"], tmp_path / "resumed")
+    with monkeypatch.context() as patch:
+        interrupt_training_after(patch, epochs=2)
+        with pytest.raises(KeyboardInterrupt):
+            _tiny_pretrain(tiny_stores["target_big"], tmp_path / "resumed")
     assert (tmp_path / "resumed" / "train_state.pt").is_file() and not (tmp_path / "resumed" / "run.json").exists()
-    monkeypatch.setattr(train_mod, "run_epoch", real_epoch)
     resumed = _tiny_pretrain(tiny_stores["target_big"], tmp_path / "resumed", resume=True)
     strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
     assert strip(resumed["history"]) == strip(full["history"]) and len(full["history"]) == 4
     a = load_run(tmp_path / "full").model.state_dict()
     b = load_run(tmp_path / "resumed").model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    full_preds = (tmp_path / "full" / "predictions.csv").read_text()
+    assert (tmp_path / "resumed" / "predictions.csv").read_text() == full_preds
 
 
 def test_seeded_cpu_runs_repeat(tiny_stores, tmp_path):
