@@ -21,16 +21,17 @@ import numpy as np
 import pandas as pd
 
 from accent import plots
-from accent.curve import (ALL, CURVE_CSV, CURVE_JSON, MODE_ORDER, RUN_JSON, read_curve, read_run_json, size_key,
-                          summarize_curve)
+from accent.curve import ALL, size_key, summarize_curve
 from accent.errors import AccentError
 from accent.fileio import read_json_or_none, write_text_atomic
+from accent.layout import CURVE_CSV, CURVE_JSON, Mode, mode_rank, read_curve, read_predictions, read_run_json, \
+    require_run_json
 
 DIGITS = 3                      # every metric in the report is rounded to this many decimals
 METRIC_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1"}
 TRANSFER_MODES = ("extract", "finetune")
 COMPARATORS = ("scratch", "baseline")
-PRETRAIN_MODE = "pretrain"
+PRETRAIN_MODE = Mode.PRETRAIN.value
 MAX_EMBEDDED_RECORDINGS = 400   # per store: enough for a readable scatter, quick on a CPU
 FIGURES = "figures"
 
@@ -151,29 +152,6 @@ class RunRecord:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_") or "run"
 
 
-def read_run(path: Path) -> dict:
-    run_json = path / RUN_JSON
-    if not run_json.is_file():
-        raise AccentError(f"{run_json} not found: {path} is not a finished run directory (train it with "
-                          "`accent pretrain` or `accent transfer`)")
-    try:
-        return json.loads(run_json.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AccentError(f"{run_json} is not valid JSON (line {exc.lineno}): rerun the stage that wrote it") from None
-
-
-def read_test_predictions(path: Path) -> pd.DataFrame | None:
-    csv = path / "predictions.csv"
-    if not csv.is_file():
-        return None
-    df = pd.read_csv(csv, dtype={"utt_id": str, "speaker": str, "label": str, "pred": str, "split": str},
-                     keep_default_na=False)
-    missing = [c for c in ("utt_id", "speaker", "label", "pred") if c not in df.columns]
-    if missing:
-        raise AccentError(f"{csv} lacks column(s) {', '.join(missing)}: rerun the stage that wrote it")
-    return df[df["split"] == "test"] if "split" in df.columns else df
-
-
 def run_names(paths: list[Path]) -> list[str]:
     """Names relative to the runs' common parent (``pretrain``, ``curve/finetune/nall/seed0``)."""
     resolved = [p.resolve() for p in paths]
@@ -189,10 +167,9 @@ def run_names(paths: list[Path]) -> list[str]:
 
 def load_runs(paths: list[str | Path]) -> list[RunRecord]:
     unique = list(dict.fromkeys(Path(p) for p in paths))
-    records = [RunRecord(name, p, read_run(p), read_test_predictions(p))
+    records = [RunRecord(name, p, require_run_json(p), read_predictions(p, split="test"))
                for name, p in zip(run_names(unique), unique)]
-    order = lambda r: (r.mode != PRETRAIN_MODE,
-                       MODE_ORDER.index(r.mode) if r.mode in MODE_ORDER else len(MODE_ORDER), r.name)
+    order = lambda r: (r.mode != PRETRAIN_MODE, mode_rank(r.mode), r.name)  # noqa: E731
     return sorted(records, key=order)
 
 
@@ -489,8 +466,10 @@ def _chance(curve_dir: Path, table: pd.DataFrame) -> float | None:
 
 # ---------------------------------------------------------------- embeddings
 
-def embed_store(model_run, features: str | Path, limit: int = MAX_EMBEDDED_RECORDINGS, seed: int = 0):
-    """Embeddings (n, d) and labels of up to ``limit`` test recordings of a store (all splits if it has no test)."""
+def embed_store(source_dir: Path, features: str | Path, limit: int = MAX_EMBEDDED_RECORDINGS, seed: int = 0):
+    """Embeddings (n, d) of the network in run ``source_dir`` and labels of up to ``limit`` test
+    recordings of a store (all splits if it has no test)."""
+    from accent.embeddings import network_embeddings
     from accent.store import FeatureStore
 
     store = FeatureStore.open(features)
@@ -500,7 +479,7 @@ def embed_store(model_run, features: str | Path, limit: int = MAX_EMBEDDED_RECOR
         rows = np.arange(len(index))
     if rows.size > limit:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
-    vectors = np.stack([model_run.embed_logmel(np.asarray(store.frames(int(i)), dtype=np.float32)) for i in rows])
+    vectors = network_embeddings(f"accent:{source_dir}", store, rows)
     return vectors, index.loc[rows, "label"].astype(str).tolist()
 
 
@@ -523,12 +502,9 @@ def embedding_section(doc: Document, records: list[RunRecord], out: Path) -> Non
                and _same_dir(r.run["source"], source.path)]
     stores = [("source", str(source.run.get("features")))] + ([("target", targets[0])] if targets else [])
     try:
-        from accent.train import load_run
-
-        model_run = load_run(source.path)
         panels = []
         for role, features in stores:
-            vectors, labels = embed_store(model_run, features)
+            vectors, labels = embed_store(source.path, features)
             panels.append((f"{role} test set ({Path(features).name}), PCA", project_2d(vectors), labels))
     except AccentError as exc:
         doc.para(f"Embedding figure skipped: {exc}")

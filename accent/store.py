@@ -147,6 +147,20 @@ class FeatureStore:
         return crop_at(frames, start, n)
 
 
+class StoreView:
+    """A feature store with a replacement index (same rows, other ``split`` values): folds and
+    subsampled training sets reuse the memory map without copying frames."""
+
+    def __init__(self, store: FeatureStore, index: pd.DataFrame):
+        self._store = store
+        self.index = index
+        self.config, self.mean, self.std, self.n_mels = store.config, store.mean, store.std, store.n_mels
+        self.labels, self.root = store.labels, store.root
+
+    def frames(self, i: int) -> np.ndarray:
+        return self._store.frames(i)
+
+
 def read_frames(fh, offset: int, n_frames: int, n_mels: int) -> np.ndarray:
     """Frames ``[offset, offset + n_frames)`` read from an open frames file, as a fresh float16 array.
 

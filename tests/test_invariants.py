@@ -32,7 +32,7 @@ def golden_stores(tmp_path_factory):
 @pytest.mark.parametrize("mode", OLD_RUN_MODES)
 def test_old_run_directories_load_and_predict_their_stored_probabilities(mode, golden_stores):
     from accent.store import FeatureStore
-    from accent.train import load_run, predict_store_rows
+    from accent.inference import load_run, predict_store_rows
 
     run = load_run(OLD_RUNS / mode)
     assert run.mode == mode

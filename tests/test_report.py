@@ -252,7 +252,7 @@ def experiment(tiny_stores, tmp_path_factory):
     import torch
 
     from accent.cli import main
-    from accent.train import pretrain
+    from accent.training.pretrain import pretrain
     from accent.transfer import run_transfer
 
     torch.set_num_threads(1)

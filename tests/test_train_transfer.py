@@ -11,8 +11,10 @@ from conftest import interrupt_training_after
 from accent.errors import AccentError
 from accent.evaluate import bootstrap_intervals, evaluate_run, recording_metrics
 from accent.store import FeatureStore
-from accent.train import load_run, pretrain, splits_from_index
-from accent.transfer import MODES, check_classes, run_transfer
+from accent.inference import load_run
+from accent.splits import check_classes, splits_from_index
+from accent.training.pretrain import pretrain
+from accent.transfer import MODES, run_transfer
 
 TINY_MODEL = {"channels": [32, 32], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 64, "embed_dim": 32}
 TINY_TRAIN = {"min_crops_per_epoch": 256, "patience": 6}

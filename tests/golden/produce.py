@@ -27,6 +27,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden.json"
+OLD_RUNS = HERE.parent / "old_runs"
 sys.path.insert(0, str(HERE.parent))   # tests/ for conftest's tiny-store generator
 
 from conftest import make_tiny_store  # noqa: E402
@@ -125,26 +126,17 @@ def speech_store(work: Path) -> Path | None:
     return root / "feats"
 
 
+def resemblyzer_cache_name(features: str) -> str:
+    """The cache file Resemblyzer embeddings of a store go to (its key: weights, features, clips)."""
+    from accent.embeddings import EmbeddingCache, _source
+    from accent.store import FeatureStore
+
+    store = FeatureStore.open(features)
+    return EmbeddingCache.for_store(store, _source("resemblyzer", store)).path.name
+
+
 # ---------------------------------------------------------------------------------------- the pass
-TINY_WAVEFORM = {"min_crops_per_epoch": 8, "batch_size": 8}
-
-
-def _tiny_waveform_recipe():
-    """Shrink the waveform fine-tuning recipe for the pass (few crops per epoch)."""
-    import contextlib
-
-    import accent.waveform_finetune as wf
-
-    @contextlib.contextmanager
-    def patched():
-        saved = dict(wf.WAVEFORM_FINETUNE_CONFIG)
-        wf.WAVEFORM_FINETUNE_CONFIG.update(TINY_WAVEFORM)
-        try:
-            yield
-        finally:
-            wf.WAVEFORM_FINETUNE_CONFIG.clear()
-            wf.WAVEFORM_FINETUNE_CONFIG.update(saved)
-    return patched()
+TINY_WAVEFORM = {"train": {"min_crops_per_epoch": 8, "batch_size": 8}}   # a recipe overlay: few crops
 
 
 def produce(work: Path, speech: bool = True) -> dict:
@@ -152,7 +144,7 @@ def produce(work: Path, speech: bool = True) -> dict:
     from accent.curve import run_curve
     from accent.evaluate import evaluate_run
     from accent.predict import predict_files
-    from accent.train import pretrain
+    from accent.training.pretrain import pretrain
     from accent.transfer import run_transfer
 
     threads = torch.get_num_threads()
@@ -177,13 +169,16 @@ def produce(work: Path, speech: bool = True) -> dict:
                   modes=["baseline", "extract"], jobs=1, progress=False)
         curve = pd.read_csv(work / "curve" / "curve.csv", dtype=str, keep_default_na=False)
         out["curve.csv"] = curve.drop(columns=[c for c in curve if c in TIMING_KEYS]).to_csv(index=False)
-        # the embedding cache of our network: its key (not the folder-dependent name) and its vectors
+        # the embedding cache of our network: the key of a fixed run (the pre-refactor pretrain run;
+        # a retrained run's checkpoint differs in its timing fields) and the vectors of this pass's run
         from accent.embeddings import recording_embeddings
 
         _, vectors = recording_embeddings(f"accent:{runs / 'pretrain'}", stores["target"], progress=False)
-        out["cache/accent"] = {"keys": sorted(p.name.rsplit("-", 1)[1]
-                                              for p in (Path(stores["target"]) / "embeddings").glob("*.npz")),
-                               "vectors": _sha(vectors)}
+        out["cache/accent"] = {"vectors": _sha(vectors)}
+        if (OLD_RUNS / "pretrain").is_dir():
+            recording_embeddings(f"accent:{OLD_RUNS / 'pretrain'}", stores["source"], progress=False)
+            out["cache/accent"]["key_of_old_pretrain"] = sorted(
+                p.name.rsplit("-", 1)[1] for p in (Path(stores["source"]) / "embeddings").glob("*.npz"))
         out["curve.json"] = _plain(json.loads((work / "curve" / "curve.json").read_text()), w)
 
         for mode in OLD_RUN_MODES:
@@ -197,14 +192,13 @@ def produce(work: Path, speech: bool = True) -> dict:
         feats = speech_store(work) if speech else None
         if feats is not None:
             run_transfer(feats, "extract", runs / "extract-resemblyzer", backbone="resemblyzer", progress=False)
-            with _tiny_waveform_recipe():
-                run_transfer(feats, "finetune", runs / "finetune-resemblyzer", backbone="resemblyzer",
-                             max_epochs=2, seed=0, progress=False)
+            run_transfer(feats, "finetune", runs / "finetune-resemblyzer", backbone="resemblyzer",
+                         max_epochs=2, seed=0, progress=False, recipe=TINY_WAVEFORM)
             for name in ("extract-resemblyzer", "finetune-resemblyzer"):
                 out[f"speech/run/{name}"] = run_digest(runs / name, w)
                 out[f"speech/evaluate/{name}"] = _plain(evaluate_run(runs / name, feats, split="test",
                                                                      progress=False), w)
-            out["speech/cache_files"] = sorted(p.name for p in (feats / "embeddings").glob("*.npz"))
+            out["speech/cache_key"] = resemblyzer_cache_name(stores["target"])
         return out
     finally:
         torch.set_num_threads(threads)
