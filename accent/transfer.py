@@ -172,7 +172,7 @@ def _finetune_pretrained(view: StoreView, data: SplitData, out: Path, backbone_n
     linear_probe(model, X[data.train], data.codes(view.index, data.train), seed)
     task = WaveformTask(backbone, view, data, cfg.crop_s, progress, spec=backbone_name)
     return train_and_record(model, task, cfg, out, mode=Mode.FINETUNE.value, info=info, resume=resume,
-                            progress=progress, recipe=config.as_record(resolved, cfg), schedule=False)
+                            progress=progress, recipe=config.as_record(resolved, cfg))
 
 
 def run_transfer(features, mode: str, out, *, source=None, per_class: int | None = None,

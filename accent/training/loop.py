@@ -61,14 +61,13 @@ def run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps: int, cfg: T
         loss.backward()
         nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
         optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        scheduler.step()
         total += float(loss.detach())
     return total / n_steps
 
 
 def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
-        description: str = "train", schedule: bool = True) -> dict:
+        description: str = "train") -> dict:
     """Train ``model`` on ``task`` with early stopping on recording-level val balanced accuracy.
 
     Returns {"best_epoch", "epochs_run", "history", "train_seconds"}; ``model`` ends on the CPU with
@@ -90,7 +89,7 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
         weight_decay=cfg.weight_decay)
     n_steps = task.steps_per_epoch(cfg, size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(cfg.max_epochs * n_steps, max(1, int(cfg.warmup_epochs * n_steps)))) if schedule else None
+        optimizer, lr_lambda(cfg.max_epochs * n_steps, max(1, int(cfg.warmup_epochs * n_steps))))
 
     state_path = out / TRAIN_STATE
     history: list[dict] = []
@@ -100,7 +99,7 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
         st = load_train_state(state_path)
         model.load_state_dict(st["model"])
         optimizer.load_state_dict(st["optimizer"])
-        if scheduler is not None and st.get("scheduler") is not None:
+        if st.get("scheduler") is not None:  # absent in the state of a waveform run before the schedule
             scheduler.load_state_dict(st["scheduler"])
         rng.bit_generator.state = st["numpy_rng"]
         torch.set_rng_state(st["torch_rng"])
@@ -142,7 +141,7 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
             bad_epochs += 1
         if rank == 0:
             save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                         "scheduler": scheduler.state_dict(),
                          "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                          "history": history, "best": best, "bad_epochs": bad_epochs, "elapsed": elapsed,
                          "epoch": epoch}, state_path)
@@ -156,10 +155,10 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
 
 
 def train_and_record(model, task, cfg: TrainConfig, out: Path, *, mode: str, info: dict, resume: bool,
-                     progress: bool, recipe: dict | None = None, schedule: bool = True) -> dict:
+                     progress: bool, recipe: dict | None = None) -> dict:
     """fit, then score the val and test recordings and write the run directory (rank 0)."""
     out.mkdir(parents=True, exist_ok=True)
-    fit_result = fit(model, task, cfg, out, resume=resume, progress=progress, description=mode, schedule=schedule)
+    fit_result = fit(model, task, cfg, out, resume=resume, progress=progress, description=mode)
     task.release_training_audio()
     data, index = task.data, task.store.index
     rows = np.concatenate([data.val, data.test])
