@@ -42,6 +42,7 @@ from accent import __version__
 from accent.errors import AccentError
 from accent.fileio import atomic_path
 from accent.fileio import write_json_atomic
+from accent.layout import CV_VALIDATED, SAA_AUDIO_SUFFIX, SAA_METADATA, SAA_RECORDINGS
 
 USER_AGENT = f"accent/{__version__} (accent-classification research; resumable, rate-limited downloader)"
 TIMEOUT_S = 30.0
@@ -52,16 +53,12 @@ MAX_BACKOFF_S = 60.0
 DEFAULT_RATE = 1.0  # requests per second: the archive is a university server, not a CDN
 
 SAA_URL_TEMPLATE = "https://accent.gmu.edu/soundtracks/{filename}.mp3"
-SAA_CSV = "speakers_all.csv"
-SAA_RECORDINGS = "recordings"
-SAA_AUDIO_SUFFIX = ".mp3"
 SAA_MISSING_FLAG = "file_missing?"
 SAA_MISSING_REPORT = "missing.csv"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a file name that cannot climb out of a folder
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
-CV_INDEX_FILE = "validated.tsv"  # the file that marks a Common Voice corpus root
 CV_DEFAULT_ARCHIVE_NAME = "commonvoice.tar.gz"
 
 MARKER = ".accent-download.json"
@@ -512,7 +509,7 @@ def download_commonvoice(archive: str, out: str | Path, *, sha256: str | None = 
 
 
 def _find_cv_roots(tmp: Path, marker: dict) -> Path:
-    roots = sorted(p.parent.relative_to(tmp).as_posix() for p in tmp.rglob(CV_INDEX_FILE))
+    roots = sorted(p.parent.relative_to(tmp).as_posix() for p in tmp.rglob(CV_VALIDATED))
     marker["corpus_roots"] = roots
     marker["corpus_root"] = roots[0] if len(roots) == 1 else None
     return tmp
@@ -521,9 +518,9 @@ def _find_cv_roots(tmp: Path, marker: dict) -> Path:
 def _print_cv_roots(out: Path, marker: dict) -> None:
     roots = marker.get("corpus_roots") or []
     if not roots:
-        print(f"warning: no {CV_INDEX_FILE} in {out}: is this a Common Voice archive?")
+        print(f"warning: no {CV_VALIDATED} in {out}: is this a Common Voice archive?")
     for root in roots:
-        print(f"corpus root (holds {CV_INDEX_FILE}): {out / root}")
+        print(f"corpus root (holds {CV_VALIDATED}): {out / root}")
         print(f"  next: accent manifest --corpus commonvoice --root {out / root} --out MANIFEST.csv")
 
 
@@ -545,16 +542,16 @@ def download_saa_archive(archive: str, out: str | Path, *, sha256: str | None = 
               "verified": bool(sha256), "corpus_root": "."}
     install_archive(path, out, marker, _arrange_saa)
     n_audio = len(list((out / SAA_RECORDINGS).glob(f"*{SAA_AUDIO_SUFFIX}")))
-    print(f"saa: {n_audio} recordings and {SAA_CSV} in {out}")
+    print(f"saa: {n_audio} recordings and {SAA_METADATA} in {out}")
     print(f"  next: accent manifest --corpus saa --root {out} --out MANIFEST.csv")
     return marker
 
 
 def _arrange_saa(tmp: Path, marker: dict) -> Path:
     """Normalise the Kaggle nesting (a top folder, ``recordings/recordings/``) to the flat layout."""
-    csvs = sorted(tmp.rglob(SAA_CSV), key=lambda p: len(p.parts))
+    csvs = sorted(tmp.rglob(SAA_METADATA), key=lambda p: len(p.parts))
     if not csvs:
-        raise AccentError(f"the archive has no {SAA_CSV}: is it the Kaggle Speech Accent Archive zip "
+        raise AccentError(f"the archive has no {SAA_METADATA}: is it the Kaggle Speech Accent Archive zip "
                           "(kaggle datasets download -d rtatman/speech-accent-archive)?")
     root = csvs[0].parent
     counts = Counter(mp3.parent for mp3 in tmp.rglob(f"*{SAA_AUDIO_SUFFIX}")
@@ -591,7 +588,7 @@ def download_saa_speakers(speakers_csv: str | Path, out: str | Path, *, url_temp
         raise AccentError(f"--url-template {url_template!r} lacks '{{filename}}' (e.g. {SAA_URL_TEMPLATE})")
     wanted, flagged, unsafe = _read_speakers(speakers_csv)
     out.mkdir(parents=True, exist_ok=True)
-    copy = out / SAA_CSV
+    copy = out / SAA_METADATA
     if not (copy.exists() and copy.samefile(speakers_csv)):
         with atomic_path(copy) as tmp:
             shutil.copyfile(speakers_csv, tmp)
@@ -635,12 +632,12 @@ def _format_url(template: str, filename: str) -> str:
 def _read_speakers(path: Path) -> tuple[list[str], int, list[str]]:
     """(file names to request, rows marked file_missing? TRUE, unsafe names) from speakers_all.csv."""
     if not path.is_file():
-        raise AccentError(f"speakers file {path} not found: give the Speech Accent Archive's {SAA_CSV} "
+        raise AccentError(f"speakers file {path} not found: give the Speech Accent Archive's {SAA_METADATA} "
                           "with --speakers-csv")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if "filename" not in (reader.fieldnames or []):
-            raise AccentError(f"{path} lacks column 'filename': expected the Speech Accent Archive's {SAA_CSV}")
+            raise AccentError(f"{path} lacks column 'filename': expected the Speech Accent Archive's {SAA_METADATA}")
         wanted: dict[str, None] = {}  # ordered and de-duplicated
         unsafe: list[str] = []
         flagged = 0

@@ -15,6 +15,8 @@ import numpy as np
 
 from accent.errors import AccentError
 
+STD_FLOOR = 1e-3   # floor of a mel bin's std (store statistics, network input normalisation): a constant bin stays finite
+
 LOG_FLOOR = 1e-6  # added before log: keeps silence finite without dominating quiet speech
 TRIM_AMPLITUDE_FLOOR = 1e-5  # librosa's amplitude_to_db floor, so trimming matches librosa.effects.trim
 

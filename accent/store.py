@@ -28,7 +28,7 @@ import pandas as pd
 from accent import __version__
 from accent.errors import AccentError
 from accent.fileio import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
-from accent.features import FeatureConfig
+from accent.features import STD_FLOOR, FeatureConfig
 
 FORMAT = "accent-store/1"
 DTYPE = np.float16
@@ -43,7 +43,6 @@ README_FILE = "README.md"
 INDEX_COLUMNS = ["utt_id", "label", "speaker", "split", "offset", "n_frames", "path", "duration_s",
                  "corpus", "text"]
 ERROR_COLUMNS = ["utt_id", "path", "reason"]
-STD_FLOOR = 1e-5          # keeps normalisation finite for a constant mel bin
 
 
 def _featurize_hint(root: Path) -> str:
