@@ -22,8 +22,7 @@ import pandas as pd
 
 from accent.errors import AccentError
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.layout import (CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, TRANSFER_MODES, Mode, mode_rank, read_curve,
-                           read_run_json)
+from accent.layout import (CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, TRANSFER_MODES, Mode, mode_rank, read_run_json)
 from accent.training import config
 
 ALL = "all"

@@ -16,7 +16,7 @@ from accent.checkpoint import save_atomic
 from accent.fileio import write_csv_atomic, write_json_atomic
 from accent.layout import CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SPLITS, TRAIN_STATE, predictions_table
 from accent.manifest import recordings_without_speaker_id
-from accent.metrics import softmax_rows, split_metrics
+from accent.metrics import split_metrics
 
 
 def dataset_summary(index: pd.DataFrame) -> dict:

@@ -20,7 +20,7 @@ from accent.classifiers import fit_probe
 from accent.errors import AccentError
 from accent.features import crop_frames
 from accent.models.outputs import recording_outputs, waveform_logprobs
-from accent.models.waveform import EVAL_CROP_S, TRAIN_CROP_S, WaveformClassifier, decode
+from accent.models.waveform import TRAIN_CROP_S, WaveformClassifier, decode
 from accent.splits import SplitData
 from accent.store import crop_at
 from accent.training.config import TrainConfig
