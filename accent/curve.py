@@ -202,7 +202,8 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             and any(Mode(m).uses_backbone for m in modes):
         raise AccentError("modes extract/finetune with backbone 'accent' need the pretrained run: give --source "
                           "RUNDIR (from `accent pretrain`), or name other --backbones such as resemblyzer")
-    skipped = [b for b in backbones if "finetune" in modes and b not in mode_backbones("finetune", backbones)]
+    finetune = Mode.FINETUNE.value
+    skipped = [b for b in backbones if finetune in modes and b not in mode_backbones(finetune, backbones)]
     if skipped:
         _note(f"finetune skips {', '.join(skipped)} (nothing to fine-tune: mfcc or a fusion); extract runs them")
     if len(seeds) < MIN_SEEDS_FOR_SPREAD:

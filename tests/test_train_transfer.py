@@ -195,3 +195,19 @@ def test_evaluate_scores_a_run_on_another_store(source_run, tiny_stores, tmp_pat
     result = evaluate_run(source_run, tiny_stores["target_big"], split="test", out=tmp_path / "ev", progress=False)
     assert result["metrics"]["n"] == 12 and result["excluded_labels"] == []
     assert (tmp_path / "ev" / "predictions.csv").is_file()
+
+
+def test_accent_and_accent_rundir_are_one_backbone(source_run, tiny_stores, tmp_path):
+    """The two spellings of our network take the same path: same embeddings, same fine-tuned run."""
+    from accent.embeddings import can_finetune, embed_rows, recording_embeddings
+
+    store = FeatureStore.open(tiny_stores["target_big"])
+    rows = np.arange(len(store.index))
+    _, spelled = recording_embeddings(f"accent:{source_run}", store, progress=False)
+    np.testing.assert_array_equal(embed_rows("accent", store, rows, source=source_run), spelled)
+    assert can_finetune("accent") and can_finetune(f"accent:{source_run}")
+    kw = dict(per_class=2, max_epochs=1, seed=0, progress=False)
+    a = run_transfer(tiny_stores["target_big"], "finetune", tmp_path / "a", source=source_run, **kw)
+    b = run_transfer(tiny_stores["target_big"], "finetune", tmp_path / "b", backbone=f"accent:{source_run}", **kw)
+    assert a["history"][0]["train_loss"] == b["history"][0]["train_loss"] and b["backbone"] == "accent"
+    assert (tmp_path / "a" / "predictions.csv").read_text() == (tmp_path / "b" / "predictions.csv").read_text()

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from accent.curve import ALL, size_key
+from accent.layout import Mode
 from accent.report.document import DIGITS, _missing, fmt_mean_std
 
-TRANSFER_MODES = ("extract", "finetune")
-COMPARATORS = ("scratch", "baseline")
+BACKBONE_MODES = tuple(m.value for m in Mode if m.uses_backbone)   # the transfer results: extract, finetune
+COMPARATORS = (Mode.SCRATCH.value, Mode.BASELINE.value)            # what they are measured against
+FINETUNE, SCRATCH = Mode.FINETUNE.value, Mode.SCRATCH.value
 
 
 def _size_phrase(size: str, n_train: float) -> str:
@@ -46,7 +48,7 @@ class Comparison:
 
 def _compare_at(summary: pd.DataFrame, size: str) -> tuple[pd.Series, list[Comparison]]:
     at = summary[summary["size"] == size]
-    transfer = at[at["mode"].isin(TRANSFER_MODES)]
+    transfer = at[at["mode"].isin(BACKBONE_MODES)]
     best = transfer.loc[transfer["balanced_accuracy_mean"].idxmax()]
     comps = []
     for other in COMPARATORS:
@@ -100,11 +102,11 @@ def _size_clause(size: str, best: pd.Series, comps: list[Comparison]) -> str:
 
 def _epoch_clause(summary: pd.DataFrame, sizes: list[str], helped_at_largest: bool) -> str | None:
     """Compare the epochs fine-tuning and scratch needed to reach their best validation score."""
-    rows = {s: summary[(summary["series"] == s) & summary["size"].isin(sizes)] for s in ("finetune", "scratch")}
+    rows = {s: summary[(summary["series"] == s) & summary["size"].isin(sizes)] for s in (FINETUNE, SCRATCH)}
     if any(r.empty or r["best_epoch_mean"].isna().all() for r in rows.values()):
         return None
-    ft, sc = (rows[s]["best_epoch_mean"].mean() for s in ("finetune", "scratch"))
-    spread = rows["finetune"]["best_epoch_std"].fillna(0).mean() + rows["scratch"]["best_epoch_std"].fillna(0).mean()
+    ft, sc = (rows[s]["best_epoch_mean"].mean() for s in (FINETUNE, SCRATCH))
+    spread = rows[FINETUNE]["best_epoch_std"].fillna(0).mean() + rows[SCRATCH]["best_epoch_std"].fillna(0).mean()
     numbers = f"fine-tuning reached its best validation score after {ft:.1f} epochs on average against {sc:.1f} for scratch"
     if sc - ft > spread:
         if helped_at_largest:
@@ -123,11 +125,11 @@ def transfer_answer(summary: pd.DataFrame) -> str:
     A difference counts when it exceeds both the sum of the two standard deviations over seeds (the
     ±1 std error bars do not overlap) and the test set's sampling error (:func:`sampling_error`).
     """
-    if summary.empty or not summary["mode"].isin(TRANSFER_MODES).any():
+    if summary.empty or not summary["mode"].isin(BACKBONE_MODES).any():
         return "The curve has no extract or finetune runs, so it cannot say whether transfer helped."
     if not summary["series"].isin(COMPARATORS).any():
         return "The curve has no scratch or baseline runs, so there is nothing to measure transfer against."
-    transfer_sizes = set(summary.loc[summary["mode"].isin(TRANSFER_MODES), "size"])
+    transfer_sizes = set(summary.loc[summary["mode"].isin(BACKBONE_MODES), "size"])
     other_sizes = set(summary.loc[summary["series"].isin(COMPARATORS), "size"])
     sizes = sorted(transfer_sizes & other_sizes, key=size_key)
     if not sizes:
