@@ -19,8 +19,7 @@ from accent.classifiers import classifier_proba
 from accent.embeddings import ACCENT, MFCC, audio_embedding, embed_rows
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, crop_frames, mfcc_statistics
-from accent.layout import CHECKPOINT, RUN_JSON, Mode
-from accent.fileio import read_json_or_none
+from accent.layout import CHECKPOINT, RUN_JSON, Mode, require_run_json
 from accent.metrics import softmax_rows
 from accent.models import network_from_checkpoint
 from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs, waveform_logprobs
@@ -104,11 +103,7 @@ def load_run(rundir: str | Path) -> Run:
     if not rundir.is_dir():
         raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
     ckpt = load_checkpoint(rundir / CHECKPOINT)
-    run_json = {}
-    if (rundir / RUN_JSON).is_file():
-        run_json = read_json_or_none(rundir / RUN_JSON)
-        if run_json is None:
-            raise AccentError(f"{rundir / RUN_JSON} is not valid JSON: the run was damaged; retrain it")
+    run_json = require_run_json(rundir) if (rundir / RUN_JSON).is_file() else {}
     try:
         return Run(rundir, ckpt, run_json)
     except (KeyError, RuntimeError) as exc:
