@@ -89,7 +89,7 @@ def shipped(name: str) -> dict:
     """A recipe shipped in the package (``accent/recipes/<name>.toml``), as written."""
     if name not in RECIPES:
         raise AccentError(f"unknown recipe {name!r}: shipped recipes are {', '.join(RECIPES)}")
-    text = resources.files("accent").joinpath("recipes", f"{name}.toml").read_text(encoding="utf-8")
+    text = resources.files("accent").joinpath("recipes").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     return _parse(text, f"accent/recipes/{name}.toml")
 
 
