@@ -18,7 +18,6 @@ import soundfile as sf
 
 from accent.errors import AudioError
 
-AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a")
 
 
 @contextmanager

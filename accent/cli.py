@@ -21,7 +21,7 @@ COMMANDS = {
     "download": "accent.download",
     "featurize": "accent.featurize",
     "merge": "accent.featurize",
-    "pretrain": "accent.train",
+    "pretrain": "accent.training.pretrain",
     "transfer": "accent.transfer",
     "curve": "accent.curve",
     "evaluate": "accent.evaluate",

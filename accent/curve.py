@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from accent.errors import AccentError
-from accent.fileio import read_json_or_none, write_csv_atomic, write_json_atomic
+from accent.fileio import write_csv_atomic, write_json_atomic
+from accent.layout import (CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, TRANSFER_MODES, Mode, mode_rank, read_run_json)
+from accent.training import config
 
 ALL = "all"
 DEFAULT_SIZES = "5,10,20,50,all"
@@ -29,15 +31,6 @@ DEFAULT_SEEDS = "0,1,2"
 DEFAULT_BACKBONE = "accent"
 MIN_SEEDS_FOR_SPREAD = 3
 MAX_DEFAULT_JOBS = 4
-TRAINED_MODES = ("scratch", "finetune")   # modes that train a network (the slow runs)
-MODE_ORDER = ("baseline", "scratch", "extract", "finetune")   # as accent.transfer.MODES, without importing torch
-NEEDS_BACKBONE = ("extract", "finetune")   # modes whose result depends on the pretrained network
-METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
-RUN_JSON = "run.json"   # as accent.train.RUN_JSON, without importing torch
-CURVE_CSV = "curve.csv"
-CURVE_JSON = "curve.json"
-CURVE_COLUMNS = ["series", "mode", "backbone", "size", "seed", "n_train_recordings", "n_test_recordings", *METRICS,
-                 "best_epoch", "epochs_run", "train_seconds", "run_dir"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +52,7 @@ class CurvePoint:
 
 def series_name(mode: str, backbone: str) -> str:
     """The curve's name for a mode: ``finetune``, or ``extract-resemblyzer`` for another backbone."""
-    if mode in NEEDS_BACKBONE and backbone != DEFAULT_BACKBONE:
+    if Mode(mode).uses_backbone and backbone != DEFAULT_BACKBONE:
         return f"{mode}-{backbone}"
     return mode
 
@@ -139,9 +132,9 @@ def mode_backbones(mode: str, backbones: list[str]) -> list[str]:
     only those with a network to update (not ``mfcc``, not fusions such as ``mfcc+resemblyzer``)."""
     from accent.embeddings import can_finetune
 
-    if mode not in NEEDS_BACKBONE:
+    if not Mode(mode).uses_backbone:
         return [DEFAULT_BACKBONE]
-    return [b for b in backbones if mode != "finetune" or can_finetune(b)]
+    return [b for b in backbones if mode != Mode.FINETUNE or can_finetune(b)]
 
 
 def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int]) -> list[CurvePoint]:
@@ -155,22 +148,16 @@ def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list
     return points
 
 
-def warm_embedding_cache(features: str | Path, points: list[CurvePoint], progress: bool) -> None:
-    """Embed the store once per pretrained backbone the runs will read, before they start: every
-    run (one per size, seed and fold, possibly in parallel workers) then reads the cache file
-    instead of embedding the same recordings again. ``accent`` (in memory per process) and ``mfcc``
-    (computed on the fly) have no file to fill."""
-    from accent.embeddings import MFCC, fusion_parts, recording_embeddings
+def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source, progress: bool) -> None:
+    """Embed the store once per network the runs will read, before they start: every run (one per
+    size, seed and fold, possibly in parallel workers) then reads the cache file instead of
+    embedding the same recordings again. ``mfcc`` is computed on the fly and has no file."""
+    from accent.embeddings import ACCENT, MFCC, fusion_parts, network_spec, recording_embeddings
 
-    parts = dict.fromkeys(part for p in points if p.mode in NEEDS_BACKBONE for part in fusion_parts(p.backbone)
-                          if part not in (DEFAULT_BACKBONE, MFCC))
+    parts = dict.fromkeys(part for p in points if Mode(p.mode).uses_backbone for part in fusion_parts(p.backbone)
+                          if part != MFCC and (part != ACCENT or source is not None))
     for part in parts:
-        recording_embeddings(part, features, progress=progress)
-
-
-def read_run_json(run_dir: Path) -> dict | None:
-    """A run's run.json, or None: a missing or unreadable record is not a finished run (train it again)."""
-    return read_json_or_none(run_dir / RUN_JSON)
+        recording_embeddings(network_spec(part, source), features, progress=progress)
 
 
 def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
@@ -192,7 +179,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
               sizes: list | None = None, seeds: list[int] | None = None, modes: list[str] | None = None,
               backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
               max_epochs: int | None = None, device: str | None = None, jobs: int | None = None,
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, recipe: dict | None = None) -> pd.DataFrame:
     """Run (or resume) the whole curve and return the ``curve.csv`` frame.
 
     ``jobs`` runs train in parallel processes of one thread each (default: one per CPU core on the
@@ -205,18 +192,18 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     from accent.embeddings import fusion_parts
-    from accent.transfer import MODES
 
     out = Path(out)
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
     seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
-    modes = modes or list(MODES)
+    modes = modes or list(TRANSFER_MODES)
     backbones = backbones or [DEFAULT_BACKBONE]
     if source is None and any(DEFAULT_BACKBONE in fusion_parts(b) for b in backbones) \
-            and any(m in NEEDS_BACKBONE for m in modes):
+            and any(Mode(m).uses_backbone for m in modes):
         raise AccentError("modes extract/finetune with backbone 'accent' need the pretrained run: give --source "
                           "RUNDIR (from `accent pretrain`), or name other --backbones such as resemblyzer")
-    skipped = [b for b in backbones if "finetune" in modes and b not in mode_backbones("finetune", backbones)]
+    finetune = Mode.FINETUNE.value
+    skipped = [b for b in backbones if finetune in modes and b not in mode_backbones(finetune, backbones)]
     if skipped:
         _note(f"finetune skips {', '.join(skipped)} (nothing to fine-tune: mfcc or a fusion); extract runs them")
     if len(seeds) < MIN_SEEDS_FOR_SPREAD:
@@ -230,7 +217,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     plan = {"source": str(source) if source else None, "features": str(features), "folds": folds,
             "sizes_requested": sizes, "sizes": run_sizes, "capped_sizes": capped,
             "largest_train_class": largest, "seeds": seeds, "modes": modes, "backbones": backbones,
-            "preset": preset, "max_epochs": max_epochs}
+            "preset": preset, "max_epochs": max_epochs, "recipe": recipe}
     write_json_atomic(out / CURVE_JSON, plan)
 
     points = plan_points(modes, backbones, run_sizes, seeds)
@@ -241,10 +228,10 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             done[i] = curve_row(point, run, out)
     # longest runs first (big sizes, trained networks), so parallel workers finish together
     todo = sorted((i for i in range(len(points)) if i not in done),
-                  key=lambda i: (-size_key(points[i].size), points[i].mode not in TRAINED_MODES, i))
-    warm_embedding_cache(features, [points[i] for i in todo], progress)
+                  key=lambda i: (-size_key(points[i].size), not Mode(points[i].mode).trains_network, i))
+    warm_embedding_cache(features, [points[i] for i in todo], source, progress)
     common = {"features": features, "source": source, "folds": folds, "preset": preset,
-              "max_epochs": max_epochs, "device": device}
+              "max_epochs": max_epochs, "device": device, "recipe": recipe}
     jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
     failures = []
     bar = tqdm(total=len(points), initial=len(done), desc="curve", unit="run", disable=not progress, file=sys.stderr)
@@ -282,7 +269,8 @@ def _train_point(task: tuple) -> tuple[int, dict | None, str | None]:
         run = run_transfer(common["features"], point.mode, point.run_dir(out), source=common["source"],
                            per_class=None if point.size == ALL else point.size, seed=point.seed,
                            folds=common["folds"], backbone=point.backbone, preset=common["preset"],
-                           max_epochs=common["max_epochs"], device=common["device"], progress=False, resume=True)
+                           max_epochs=common["max_epochs"], device=common["device"], progress=False, resume=True,
+                           recipe=common["recipe"])
     except AccentError as exc:
         return i, None, str(exc)
     return i, run, None
@@ -315,19 +303,6 @@ def _run_points(tasks: list[tuple], jobs: int):
             yield future.result()
 
 
-def read_curve(curve_dir: str | Path) -> pd.DataFrame:
-    path = Path(curve_dir) / CURVE_CSV
-    if not path.is_file():
-        raise AccentError(f"{path} not found: run `accent curve --out {curve_dir} ...` first")
-    df = pd.read_csv(path, dtype={"size": str})
-    missing = [c for c in CURVE_COLUMNS if c not in df.columns]
-    if missing:
-        raise AccentError(f"{path} lacks column(s) {', '.join(missing)}: rerun `accent curve` to rewrite it")
-    if df.empty:
-        raise AccentError(f"{path} has no runs yet: rerun `accent curve` to resume")
-    return df
-
-
 def summarize_curve(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds of each (series, size): the points of the curve,
     ordered baseline, scratch, extract, finetune (other backbones after theirs), sizes ascending."""
@@ -342,7 +317,7 @@ def summarize_curve(df: pd.DataFrame) -> pd.DataFrame:
         best_epoch_mean=("best_epoch", "mean"), best_epoch_std=("best_epoch", "std"),
         epochs_run_mean=("epochs_run", "mean"),
     ).reset_index()
-    summary["_mode"] = summary["mode"].map(lambda m: MODE_ORDER.index(m) if m in MODE_ORDER else len(MODE_ORDER))
+    summary["_mode"] = summary["mode"].map(mode_rank)
     summary["_size"] = summary["size"].map(size_key)
     summary = summary.sort_values(["_mode", "series", "_size"], kind="stable")
     return summary.drop(columns=["_mode", "_size"]).reset_index(drop=True)
@@ -353,14 +328,12 @@ def _note(text: str) -> None:
 
 
 def _run_cli(args) -> int:
-    from accent.transfer import MODES
-
     table = run_curve(args.source, args.features, args.out,
                       sizes=parse_sizes(args.sizes), seeds=parse_ints(args.seeds, "--seeds"),
-                      modes=parse_names(args.modes, "--modes", tuple(MODES)),
+                      modes=parse_names(args.modes, "--modes", TRANSFER_MODES),
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
-                      jobs=args.jobs, progress=not args.quiet)
+                      jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
     print(f"wrote {Path(args.out) / CURVE_CSV} ({len(table)} runs)")
     return 0
 
@@ -389,4 +362,5 @@ def add_cli(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help=f"runs trained side by side, one thread each (default: CPU cores up to {MAX_DEFAULT_JOBS}; 1 on cuda)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    config.add_recipe_options(p)
     p.set_defaults(func=_run_cli)

@@ -8,8 +8,9 @@ Names understood by :func:`recording_embeddings`:
   each clip is decoded again from the index's ``path`` at the backbone's sample rate and handed to
   the backbone raw; the store's silence trimming and loudness normalisation are NOT applied,
   because each backbone brings its own preprocessing (Resemblyzer: VAD and volume; SSL models: none).
-- ``accent:RUNDIR``: our own pretrained CNN (``accent.train.load_run(RUNDIR).embed_logmel``) on
-  the stored log-mels; the store must use the run's feature config.
+- ``accent:RUNDIR``: our own network (the one a run directory holds) on the stored log-mels, the
+  mean over crops tiling each recording; the store must use the run's feature config. ``accent``
+  is the same with RUNDIR given separately (``--source``): both spellings take the same path.
 - several names joined with ``+`` (``mfcc+resemblyzer``): their vectors concatenated, see
   :func:`fused_features`.
 
@@ -40,13 +41,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import torch
+
+from accent.checkpoint import load_checkpoint
 from accent.errors import AccentError, AudioError
-from accent.features import mfcc_statistics
+from accent.features import FeatureConfig, check_feature_config, crop_frames, mfcc_statistics
 from accent.fileio import atomic_path
+from accent.layout import CHECKPOINT
+from accent.models import is_waveform_config, network_from_checkpoint
+from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs
 from accent.store import FeatureStore
 
 CACHE_DIR = "embeddings"
 MFCC = "mfcc"
+ACCENT = "accent"
 ACCENT_PREFIX = "accent:"
 FUSION_SEPARATOR = "+"
 SAVE_EVERY_S = 60.0
@@ -74,9 +82,10 @@ def fusion_parts(name: str) -> list[str]:
 
 def can_finetune(name: str) -> bool:
     """Whether ``accent transfer --mode finetune`` takes this backbone: one network with weights to
-    update (``accent``, our CNN, or a registered pretrained backbone), not ``mfcc`` and not a fusion."""
+    update (``accent`` or ``accent:RUNDIR``, our network, or a registered pretrained backbone), not
+    ``mfcc`` and not a fusion."""
     parts = fusion_parts(name)
-    return len(parts) == 1 and parts[0] != MFCC and not parts[0].startswith(ACCENT_PREFIX)
+    return len(parts) == 1 and parts[0] != MFCC
 
 
 def store_identity(store: FeatureStore) -> tuple[str, str]:
@@ -118,6 +127,8 @@ def _positions(store: FeatureStore, rows) -> np.ndarray:
 class _AudioSource:
     """A registered backbone: decode the clip at the backbone's rate, embed the raw waveform."""
 
+    batched = False
+
     def __init__(self, spec):
         from accent.backbones import Backbone, get_backbone
 
@@ -137,28 +148,52 @@ class _AudioSource:
         return self.backbone.embed_waveform(load_audio(path, self.backbone.sample_rate))
 
 
-class _RunSource:
-    """Our pretrained CNN: its embedding of the stored log-mels of each clip."""
+class _NetworkSource:
+    """Our network (pretrain, finetune, scratch or extract run): its embedding of the stored
+    log-mels of each clip. Computed for many rows at once (:attr:`batched`)."""
 
-    def __init__(self, spec: str, store: FeatureStore):
+    batched = True
+
+    def __init__(self, spec: str, store=None):
         from accent.backbones.base import file_sha1
-        from accent.train import CHECKPOINT, check_feature_config, load_run
 
         rundir = Path(spec[len(ACCENT_PREFIX):]).expanduser()
-        self.run = load_run(rundir)
-        check_feature_config(self.run.feature_config, store.config, store.root)
+        if not rundir.is_dir():
+            raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
+        ckpt = load_checkpoint(rundir / CHECKPOINT)
+        if ckpt.get("state_dict") is None or is_waveform_config(ckpt.get("model_config")):
+            raise AccentError(f"run {rundir} holds no log-mel network to embed with (mode {ckpt.get('mode')}, "
+                              f"backbone {ckpt.get('backbone') or 'accent'})")
+        self.model = network_from_checkpoint(ckpt)
+        self.feature_config = FeatureConfig.from_dict(ckpt["feature_config"])
+        self.crop_frames = int(ckpt.get("crop_frames") or crop_frames(3.0, self.feature_config))
+        if store is not None:
+            check_feature_config(self.feature_config, store.config, store.root)
         self.spec = spec
         self.fingerprint = f"accent-{file_sha1(rundir / CHECKPOINT)}"
         where = hashlib.sha1(str(rundir.resolve()).encode()).hexdigest()[:8]
         self.cache_name = f"accent_{re.sub(r'[^A-Za-z0-9_.]+', '_', rundir.resolve().name)}_{where}"
 
-    def embed(self, store: FeatureStore, i: int) -> np.ndarray:
-        return np.asarray(self.run.embed_logmel(np.asarray(store.frames(i), np.float32)), np.float32)
+    def embed_rows(self, store, rows: np.ndarray) -> np.ndarray:
+        return recording_outputs(self.model, store, rows, self.crop_frames, torch.device("cpu"), embed=True)
+
+    def embed_logmel(self, logmel: np.ndarray) -> np.ndarray:
+        """One recording's log-mels (frames, n_mels) -> its embedding."""
+        return predict_logprobs(self.model, [eval_crops(logmel, self.crop_frames)], torch.device("cpu"), embed=True)[0]
 
 
-def _source(spec, store: FeatureStore):
+def network_spec(name: str, source=None) -> str:
+    """``accent`` -> ``accent:SOURCE``: the two spellings of our network, made one."""
+    if name == ACCENT:
+        if source is None:
+            raise AccentError("backbone 'accent' needs --source RUNDIR (a run written by `accent pretrain`)")
+        return f"{ACCENT_PREFIX}{source}"
+    return name
+
+
+def _source(spec, store=None):
     if isinstance(spec, str) and spec.startswith(ACCENT_PREFIX):
-        return _RunSource(spec, store)
+        return _NetworkSource(spec, store)
     return _AudioSource(spec)
 
 
@@ -176,6 +211,7 @@ class EmbeddingCache:
         self.status = np.full(len(keys), PENDING, np.int8)
         self.reasons = np.full(len(keys), "", dtype=object)
         self.X: np.ndarray | None = None
+        self.read_only = False
 
     @classmethod
     def for_store(cls, store: FeatureStore, source) -> "EmbeddingCache":
@@ -229,11 +265,20 @@ class EmbeddingCache:
         self.reasons[i] = reason
 
     def save(self) -> None:
-        """Atomic rewrite (tmp file + rename), then removal of this backbone's stale cache files."""
+        """Atomic rewrite (tmp file + rename), then removal of this backbone's stale cache files.
+        A store the user cannot write to (shared, read-only data) keeps the vectors in memory only."""
+        if self.read_only:
+            return
         X = self.X if self.X is not None else np.zeros((len(self.keys), 0), np.float32)
-        with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(self.meta)), keys=self.keys, status=self.status,
-                     reasons=self.reasons.astype(str), X=X)
+        try:
+            with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, meta=np.array(json.dumps(self.meta)), keys=self.keys, status=self.status,
+                         reasons=self.reasons.astype(str), X=X)
+        except PermissionError as exc:
+            self.read_only = True
+            warnings.warn(f"embedding cache not saved ({exc.strerror}: {self.folder}): the vectors are kept for "
+                          "this process only", stacklevel=3)
+            return
         for old in self.stale_siblings():
             old.unlink(missing_ok=True)
 
@@ -246,6 +291,12 @@ class EmbeddingCache:
 def _fill(cache: EmbeddingCache, source, store: FeatureStore, todo: list[int], progress: bool) -> None:
     from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
+    if todo and source.batched:  # a network embeds the whole store at once: cheap, and reused by every run
+        todo = np.flatnonzero(cache.status == PENDING)
+        for i, vector in zip(todo, source.embed_rows(store, todo)):
+            cache.put(int(i), vector)
+        cache.save()
+        return
     last_save = time.monotonic()
     try:
         for i in tqdm(todo, desc=f"embed {source.spec}", unit="clip", file=sys.stderr,
@@ -309,27 +360,41 @@ def fused_features(store, names: list[str], rows=None, progress: bool = True) ->
     return parts[0][0], np.concatenate([X for _, X in parts], axis=1)
 
 
-def audio_embedding(backbone_name: str, path: str | Path, feature_config=None) -> np.ndarray:
-    """One audio file's vector for the same names as :func:`recording_embeddings`, without a store
-    (for ``accent predict``). ``mfcc`` and ``accent:RUNDIR`` compute the log-mels exactly as
-    featurize stores them, with ``feature_config`` (a FeatureConfig; default: the run's config for
-    ``accent:``, else the defaults). Raises AudioError for an unusable file."""
-    from accent.features import FeatureConfig
+def embed_rows(backbone: str, store, rows: np.ndarray, source=None, progress: bool = False) -> np.ndarray:
+    """Recording-level features (rows x dim) of store rows for a run's ``backbone`` setting: THE hook
+    where backbones plug in. ``accent`` is the network of run ``source`` (as ``accent:SOURCE``);
+    ``a+b`` concatenates the parts (standardised later by the classifier). Rows a backbone could not
+    embed are NaN."""
+    blocks = [recording_embeddings(network_spec(part, source), store, rows=rows, progress=progress)[1]
+              for part in fusion_parts(backbone)]
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def audio_embedding(backbone_name: str, path: str | Path, feature_config=None, source=None) -> np.ndarray:
+    """One audio file's vector for the same names as :func:`embed_rows`, without a store (for
+    ``accent predict``). ``mfcc`` and our network compute the log-mels exactly as featurize stores
+    them, with ``feature_config`` (a FeatureConfig; default: the network's config, else the
+    defaults). Raises AudioError for an unusable file."""
     from accent.featurize import featurize_clip
 
-    if len(fusion_parts(backbone_name)) > 1:
-        return np.concatenate([audio_embedding(name, path, feature_config) for name in fusion_parts(backbone_name)])
-    if backbone_name == MFCC or backbone_name.startswith(ACCENT_PREFIX):
-        run = None
-        if backbone_name.startswith(ACCENT_PREFIX):
-            from accent.train import load_run
-
-            run = load_run(Path(backbone_name[len(ACCENT_PREFIX):]).expanduser())
-        cfg = feature_config or (run.feature_config if run is not None else FeatureConfig())
+    parts = fusion_parts(backbone_name)
+    if len(parts) > 1:
+        return np.concatenate([audio_embedding(name, path, feature_config, source) for name in parts]).astype(np.float32)
+    spec = network_spec(backbone_name, source)
+    if spec == MFCC or spec.startswith(ACCENT_PREFIX):
+        network = _NetworkSource(spec) if spec.startswith(ACCENT_PREFIX) else None
+        cfg = feature_config or (network.feature_config if network is not None else FeatureConfig())
         logmel, _ = featurize_clip(path, cfg)  # the stored definition, float16 rounding and checks included
-        vector = mfcc_statistics(logmel) if run is None else run.embed_logmel(logmel)
+        vector = mfcc_statistics(logmel) if network is None else network.embed_logmel(np.asarray(logmel, np.float32))
         return np.asarray(vector, np.float32)
-    return _AudioSource(backbone_name).embed_file(path)
+    return _AudioSource(spec).embed_file(path)
+
+
+def network_embeddings(spec: str, store, rows: np.ndarray, source=None) -> np.ndarray:
+    """Our network's embeddings of a few store rows, computed now and not cached (a report's sample
+    of a large store): the same computation as the cached path."""
+    store = open_store(store)
+    return _NetworkSource(network_spec(spec, source), store).embed_rows(store, np.asarray(rows))
 
 
 def embedding_failures(backbone_name: str, store) -> pd.DataFrame:

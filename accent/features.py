@@ -15,6 +15,8 @@ import numpy as np
 
 from accent.errors import AccentError
 
+STD_FLOOR = 1e-3   # floor of a mel bin's std (store statistics, network input normalisation): a constant bin stays finite
+
 LOG_FLOOR = 1e-6  # added before log: keeps silence finite without dominating quiet speech
 TRIM_AMPLITUDE_FLOOR = 1e-5  # librosa's amplitude_to_db floor, so trimming matches librosa.effects.trim
 
@@ -150,3 +152,17 @@ def mfcc_statistics(logmel: np.ndarray, n_mfcc: int = 20) -> np.ndarray:
     mfcc = mfcc_from_logmel(logmel, n_mfcc)
     delta = np.diff(mfcc, axis=0) if len(mfcc) > 1 else np.zeros_like(mfcc)
     return np.concatenate([mfcc.mean(0), mfcc.std(0), delta.std(0)]).astype(np.float32)
+
+
+def crop_frames(crop_s: float, cfg: FeatureConfig) -> int:
+    """Frames in a crop of ``crop_s`` seconds (at least one)."""
+    return max(1, int(round(crop_s * cfg.frames_per_second)))
+
+
+def check_feature_config(source_cfg: FeatureConfig, target_cfg: FeatureConfig, target) -> None:
+    """Refuse a store whose features differ from the ones the model was trained on."""
+    if not source_cfg.compatible_with(target_cfg):
+        a, b = source_cfg.to_dict(), target_cfg.to_dict()
+        diff = ", ".join(f"{k}={b[k]} (model: {a[k]})" for k in a if a[k] != b[k])
+        raise AccentError(f"feature store {target} was made with another feature config ({diff}): "
+                          f"re-featurize it with the model's config")

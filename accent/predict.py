@@ -4,7 +4,7 @@ Each file goes through the same front end as the training data (:func:`accent.fe
 decode at the run's sample rate, trim, normalise loudness, log-mel), then ``Run.predict_logmel``,
 which works for every mode (pretrain, finetune, scratch, extract, baseline). Runs over a pretrained
 speech backbone (``--backbone resemblyzer``, fusions) read the waveform instead: ``Run.predict_audio``
-embeds the file as the backbone did in training (``accent.embeddings.audio_embedding``). A file that cannot be
+embeds the file as the backbone did in training (:func:`accent.embeddings.audio_embedding`). A file that cannot be
 used is reported on one line and the other files are still scored.
 
 Exit status: 0 when every file was scored, 1 when at least one file could not be (the others are
@@ -46,7 +46,7 @@ def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[tuple[st
 def predict_files(model_dir: str | Path, paths: list[str | Path], k: int = DEFAULT_TOP_K) -> list[dict]:
     """One result per file, in order: ``{"path", "top": [{"label", "probability"}...], "probabilities"}``
     or ``{"path", "error"}`` for a file that could not be scored."""
-    from accent.train import load_run
+    from accent.inference import load_run
 
     if k < 1:
         raise AccentError(f"--top-k must be at least 1 (got {k})")

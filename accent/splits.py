@@ -6,6 +6,8 @@ speaker ids each recording is its own speaker; the loader says so in its summary
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -113,3 +115,66 @@ def subsample_train_speakers(df: pd.DataFrame, per_class: int | None = None,
         order = kept_train.sample(frac=1.0, random_state=seed)
         kept_train = order[order.groupby("label").cumcount() < per_class]
     return pd.concat([kept_train, df[df["split"] != "train"]]).sort_index()
+
+
+# -- the splits one run trains and scores on --------------------------------------------------------
+UNUSED = "unused"  # split value of training rows left out by --per-class / --train-fraction
+
+
+@dataclass
+class SplitData:
+    """Store rows and label codes of the train/val/test splits used by one run."""
+
+    labels: list[str]
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def codes(self, index: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        lookup = {lab: k for k, lab in enumerate(self.labels)}
+        return np.array([lookup[lab] for lab in index["label"].iloc[rows]], dtype=np.int64)
+
+    def without(self, bad: np.ndarray) -> "SplitData":
+        keep = lambda rows: rows[~np.isin(rows, bad)]  # noqa: E731
+        return SplitData(self.labels, keep(self.train), keep(self.val), keep(self.test))
+
+
+def splits_from_index(index: pd.DataFrame, where: str) -> SplitData:
+    """Rows of each split; refuses empty splits and classes missing from training."""
+    rows = {s: np.flatnonzero((index["split"] == s).to_numpy()) for s in ("train", "val", "test")}
+    for s in ("train", "val"):
+        if len(rows[s]) == 0:
+            raise AccentError(f"{where} has no {s} recordings: too few speakers for a {s} split "
+                              "(re-split the manifest with more speakers per class)")
+    train_labels = set(index["label"].iloc[rows["train"]])
+    other = set(index["label"].iloc[np.concatenate([rows["val"], rows["test"]])])
+    unseen = sorted(other - train_labels)
+    if unseen:
+        raise AccentError(f"{where}: class(es) {', '.join(unseen)} occur in val/test but not in train: "
+                          "give each class at least 3 speakers or drop it (accent manifest --min-speakers 3)")
+    return SplitData(sorted(train_labels), rows["train"], rows["val"], rows["test"])
+
+
+def target_index(index: pd.DataFrame, per_class: int | None, train_fraction: float | None, seed: int) -> pd.DataFrame:
+    """The index with training rows outside the seeded subsample marked ``unused``."""
+    if per_class is not None and per_class < 1:
+        raise AccentError(f"--per-class must be at least 1 (got {per_class})")
+    if train_fraction is not None and not 0 < train_fraction <= 1:
+        raise AccentError(f"--train-fraction must be in (0, 1] (got {train_fraction})")
+    index = index.copy()
+    if (index["split"] == "").all():  # a store made from an unsplit manifest: split it here, seeded
+        index["split"] = speaker_disjoint_split(index, seed=0).to_numpy()
+    kept = subsample_train_speakers(index, per_class=per_class, fraction=train_fraction, seed=seed)
+    dropped = (index["split"] == "train") & ~index.index.isin(kept.index)
+    index.loc[dropped, "split"] = UNUSED
+    return index
+
+
+def check_classes(index: pd.DataFrame, where: str) -> None:
+    """Refuse a class that occurs only in the test split (nothing to learn it from)."""
+    counts = index[index["split"] == "train"].groupby("label").size()
+    empty = sorted(set(index["label"]) - set(counts.index) - set(index.loc[index["split"] == UNUSED, "label"]))
+    only_test = [lab for lab in empty if set(index.loc[index["label"] == lab, "split"]) <= {"test"}]
+    if only_test:
+        raise AccentError(f"{where}: class(es) {', '.join(only_test)} occur only in the test split: give each "
+                          "class at least 3 speakers or drop it (accent manifest --min-speakers 3)")

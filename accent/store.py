@@ -28,7 +28,7 @@ import pandas as pd
 from accent import __version__
 from accent.errors import AccentError
 from accent.fileio import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
-from accent.features import FeatureConfig
+from accent.features import STD_FLOOR, FeatureConfig
 
 FORMAT = "accent-store/1"
 DTYPE = np.float16
@@ -43,7 +43,6 @@ README_FILE = "README.md"
 INDEX_COLUMNS = ["utt_id", "label", "speaker", "split", "offset", "n_frames", "path", "duration_s",
                  "corpus", "text"]
 ERROR_COLUMNS = ["utt_id", "path", "reason"]
-STD_FLOOR = 1e-5          # keeps normalisation finite for a constant mel bin
 
 
 def _featurize_hint(root: Path) -> str:
@@ -145,6 +144,20 @@ class FeatureStore:
         length = len(frames)
         start = int(rng.integers(0, length - n + 1 if length >= n else length))
         return crop_at(frames, start, n)
+
+
+class StoreView:
+    """A feature store with a replacement index (same rows, other ``split`` values): folds and
+    subsampled training sets reuse the memory map without copying frames."""
+
+    def __init__(self, store: FeatureStore, index: pd.DataFrame):
+        self._store = store
+        self.index = index
+        self.config, self.mean, self.std, self.n_mels = store.config, store.mean, store.std, store.n_mels
+        self.labels, self.root = store.labels, store.root
+
+    def frames(self, i: int) -> np.ndarray:
+        return self._store.frames(i)
 
 
 def read_frames(fh, offset: int, n_frames: int, n_mels: int) -> np.ndarray:

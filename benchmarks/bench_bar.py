@@ -46,7 +46,7 @@ def prepare(work: Path, max_epochs: int) -> dict:
     t0 = time.perf_counter()
     import torch
 
-    from accent.train import pretrain
+    from accent.training.pretrain import pretrain
 
     torch.set_num_threads(2)
     result = pretrain(work / "feat_saa", work / "source", max_epochs=max_epochs, seed=0, resume=True, progress=False)

@@ -7,7 +7,7 @@ On a GPU (bf16 autocast and channels-last come with --device cuda) the real loop
 least 70 % of pure compute; `benchmarks/gpu_check.sh` runs the whole comparison in one go.
 
 Two numbers per preset: pure compute (forward + backward + AdamW on random tensors) and the real
-training loop (``accent.train.run_epoch``: crops read from the memory-mapped store, SpecAugment,
+training loop (``accent.training.loop.run_epoch``: crops read from the memory-mapped store, SpecAugment,
 class-balanced sampling). Reported as seconds per step (batch 32, 3 s crops) and segments/s.
 """
 from __future__ import annotations
@@ -19,7 +19,11 @@ import numpy as np
 import torch
 
 from accent.models import build_model, model_config
-from accent.train import TrainConfig, _autocast, resolve_device, run_epoch, splits_from_index
+from accent.devices import autocast as _autocast, resolve_device
+from accent.splits import splits_from_index
+from accent.training import config
+from accent.training.loop import run_epoch
+from accent.training.tasks import LogmelTask
 
 CROP_FRAMES = 300
 WARMUP_STEPS = 3  # torch.compile and cuDNN autotuning happen in the first steps
@@ -52,17 +56,17 @@ def real_loop(preset: str, features: str, steps: int, device: torch.device, batc
     data = splits_from_index(store.index, features)
     model = build_model(model_config(preset, store.n_mels, len(data.labels))).to(device)
     model.set_normalization(store.mean, store.std)
-    cfg = TrainConfig(device=str(device), batch_size=batch)
+    cfg = config.train_config(config.resolve("pretrain"), device=str(device), batch_size=batch)
     opt = torch.optim.AdamW(model.parameters(), cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    y = data.codes(store.index, data.train)
+    task = LogmelTask(store, data, CROP_FRAMES / store.config.frames_per_second)
     rng = np.random.default_rng(0)
     forward = torch.compile(model) if compile else model
-    run_epoch(model, forward, opt, sched, store, data.train, y, CROP_FRAMES, WARMUP_STEPS, cfg, rng, device)
+    run_epoch(model, forward, opt, sched, task, WARMUP_STEPS, cfg, rng, device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    run_epoch(model, forward, opt, sched, store, data.train, y, CROP_FRAMES, steps, cfg, rng, device)
+    run_epoch(model, forward, opt, sched, task, steps, cfg, rng, device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / steps

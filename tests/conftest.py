@@ -132,3 +132,19 @@ def sox_without_mp3(tmp_path, monkeypatch):
     (folder / "sox").chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return folder
+
+
+def interrupt_training_after(monkeypatch, epochs: int) -> None:
+    """Make the next training run stop with KeyboardInterrupt (as Ctrl-C would) once ``epochs``
+    epochs have saved their training state: the following save raises instead of writing. This
+    goes through ``torch.save``, so it holds for every training loop whatever its module layout."""
+    real_save, saves = torch.save, {"n": 0}
+
+    def save(obj, f, *args, **kwargs):
+        if str(f).split("/")[-1].startswith("train_state"):
+            saves["n"] += 1
+            if saves["n"] > epochs:
+                raise KeyboardInterrupt
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)

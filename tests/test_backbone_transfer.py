@@ -24,6 +24,7 @@ VOICES = {"us": ["en-us", "en-us+f2", "en-us+m3", "en-us+f4", "en-us+m5", "en-us
           "de": ["de", "de+f2", "de+m3", "de+f4", "de+m5", "de+f1", "de+m7"]}
 SPLITS = ["train"] * 3 + ["val"] * 2 + ["test"] * 2
 N_CLIPS = sum(len(v) for v in VOICES.values())
+TINY_WAVEFORM = {"train": {"min_crops_per_epoch": 8, "batch_size": 8}}   # few crops per epoch: fast
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -82,7 +83,7 @@ def _test_probabilities(rundir: Path) -> pd.DataFrame:
 
 
 def test_extract_with_resemblyzer_and_fusion_embed_each_clip_once(store, embed_calls, tmp_path):
-    from accent.train import load_run
+    from accent.inference import load_run
     from accent.transfer import run_transfer
 
     single = run_transfer(store, "extract", tmp_path / "res", backbone="resemblyzer", progress=False)
@@ -135,20 +136,19 @@ def test_predict_with_an_extract_run_matches_its_predictions(store, tmp_path, ba
 
 
 def test_finetune_resemblyzer_updates_the_encoder_and_predicts(store, tmp_path, monkeypatch):
-    import accent.waveform_finetune as wf
     from accent.backbones import get_backbone
+    from accent.models import WaveformClassifier
     from accent.predict import predict_files
-    from accent.train import load_run
+    from accent.inference import load_run
     from accent.transfer import run_transfer
 
     # one head-only epoch, then one epoch of the whole network; few crops to keep it fast
-    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "min_crops_per_epoch", 8)
-    monkeypatch.setitem(wf.WAVEFORM_FINETUNE_CONFIG, "batch_size", 8)
-    result = run_transfer(store, "finetune", tmp_path / "ft", backbone="resemblyzer", max_epochs=2, progress=False)
+    result = run_transfer(store, "finetune", tmp_path / "ft", backbone="resemblyzer", max_epochs=2, progress=False,
+                          recipe=TINY_WAVEFORM)
     assert result["epochs_run"] == 2 and 1 <= result["best_epoch"] <= 2
     assert result["metrics"]["test"]["n"] == 4 and result["labels"] == ["de", "us"]
     run = load_run(tmp_path / "ft")  # weights_only load
-    assert run.needs_audio and isinstance(run.model, wf.WaveformClassifier)
+    assert run.needs_audio and isinstance(run.model, WaveformClassifier)
     pretrained = get_backbone("resemblyzer").torch_module().state_dict()
     tuned = run.model.body.state_dict()
     name = "encoder.lstm.weight_ih_l0"
@@ -161,6 +161,28 @@ def test_finetune_resemblyzer_updates_the_encoder_and_predicts(store, tmp_path, 
         assert p == pytest.approx(expected.iloc[0][f"p_{label}"], abs=1e-4)
     with pytest.raises(AccentError, match="mode extract"):
         run_transfer(store, "finetune", tmp_path / "nope", backbone="mfcc+resemblyzer", progress=False)
+
+
+def test_resumed_waveform_finetune_matches_an_uninterrupted_one(store, tmp_path, monkeypatch):
+    from accent.inference import load_run
+    from accent.transfer import run_transfer
+
+    from conftest import interrupt_training_after
+
+    kw = dict(backbone="resemblyzer", max_epochs=3, seed=2, progress=False,
+              recipe={"train": {**TINY_WAVEFORM["train"], "patience": 10}})
+    full = run_transfer(store, "finetune", tmp_path / "full", **kw)
+    with monkeypatch.context() as patch:
+        interrupt_training_after(patch, epochs=2)
+        with pytest.raises(KeyboardInterrupt):
+            run_transfer(store, "finetune", tmp_path / "resumed", **kw)
+    assert not (tmp_path / "resumed" / "run.json").exists()
+    resumed = run_transfer(store, "finetune", tmp_path / "resumed", resume=True, **kw)
+    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    assert strip(resumed["history"]) == strip(full["history"]) and len(full["history"]) == 3
+    a, b = (load_run(tmp_path / d).model.state_dict() for d in ("full", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "resumed" / "predictions.csv").read_text() == (tmp_path / "full" / "predictions.csv").read_text()
 
 
 def test_curve_with_two_backbones_embeds_once_and_reports_every_series(store, embed_calls, tmp_path):

@@ -325,7 +325,8 @@ def test_cache_survives_resplitting_through_a_store_view(store_dir):
 
 
 def test_accent_run_backbone_embeds_stored_logmels(tiny_stores, tmp_path):
-    from accent.train import load_run, pretrain
+    from accent.inference import load_run
+    from accent.training.pretrain import pretrain
 
     rundir = tmp_path / "run"
     pretrain(tiny_stores["target"], rundir, crop_s=1.0, max_epochs=1, progress=False)

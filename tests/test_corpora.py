@@ -465,3 +465,16 @@ def test_real_commonvoice_ko_newest():
     assert len(df) == sum(r["path"] in present for r in labelled) > 0
     assert log.dropped["audio file missing"] == len(labelled) - len(df)
     assert set(df["label"]) == {"foreign", "native"} and all(Path(p).is_file() for p in df["path"])
+
+
+def test_folder_corpus_takes_every_format_predict_accepts(tmp_path):
+    """One list of audio extensions (accent.layout): a folder corpus no longer skips .opus/.m4a files."""
+    from accent.corpora.folder import load_folder
+    from accent.layout import AUDIO_EXTENSIONS
+
+    for k, ext in enumerate(AUDIO_EXTENSIONS):
+        (tmp_path / "en" / f"spk{k}").mkdir(parents=True)
+        (tmp_path / "en" / f"spk{k}" / f"clip{ext.upper() if k % 2 else ext}").write_bytes(b"")
+    (tmp_path / "en" / "notes.txt").write_text("not audio")
+    df, _ = load_folder(tmp_path)
+    assert sorted(Path(p).suffix.lower() for p in df["path"]) == sorted(AUDIO_EXTENSIONS)

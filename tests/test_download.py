@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from accent import cli, download
-from accent.download import (MARKER, RateLimiter, RemoteMissing, RetryPolicy, download_commonvoice,
-                             download_saa_archive, download_saa_speakers, fetch)
+from accent.download import download_commonvoice, download_saa_archive, download_saa_speakers
+from accent.fetch import MARKER, RateLimiter, RemoteMissing, RetryPolicy, fetch
 from accent.errors import AccentError
 
 FAST = RetryPolicy(retries=3, backoff_s=0.001)

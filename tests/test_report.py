@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accent.curve import ALL, CURVE_COLUMNS, cap_sizes, parse_sizes, summarize_curve
+from accent.curve import ALL, cap_sizes, parse_sizes, summarize_curve
+from accent.layout import CURVE_COLUMNS
 from accent.errors import AccentError
 from accent.evaluate import recording_metrics
 from accent.report import build_report, fmt, transfer_answer
@@ -252,7 +253,7 @@ def experiment(tiny_stores, tmp_path_factory):
     import torch
 
     from accent.cli import main
-    from accent.train import pretrain
+    from accent.training.pretrain import pretrain
     from accent.transfer import run_transfer
 
     torch.set_num_threads(1)

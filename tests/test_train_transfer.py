@@ -7,12 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-import accent.train as train_mod
+from conftest import interrupt_training_after
 from accent.errors import AccentError
 from accent.evaluate import bootstrap_intervals, evaluate_run, recording_metrics
 from accent.store import FeatureStore
-from accent.train import load_run, pretrain, splits_from_index
-from accent.transfer import MODES, check_classes, run_transfer
+from accent.inference import load_run
+from accent.splits import check_classes, splits_from_index
+from accent.training.pretrain import pretrain
+from accent.transfer import MODES, run_transfer
 
 TINY_MODEL = {"channels": [32, 32], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 64, "embed_dim": 32}
 TINY_TRAIN = {"min_crops_per_epoch": 256, "patience": 6}
@@ -85,25 +87,19 @@ def _tiny_pretrain(store, out, **kw):
 
 def test_resumed_run_matches_an_uninterrupted_one(tiny_stores, tmp_path, monkeypatch):
     full = _tiny_pretrain(tiny_stores["target_big"], tmp_path / "full")
-    real_epoch, calls = train_mod.run_epoch, {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_mod, "run_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _tiny_pretrain(tiny_stores["target_big"], tmp_path / "resumed")
+    with monkeypatch.context() as patch:
+        interrupt_training_after(patch, epochs=2)
+        with pytest.raises(KeyboardInterrupt):
+            _tiny_pretrain(tiny_stores["target_big"], tmp_path / "resumed")
     assert (tmp_path / "resumed" / "train_state.pt").is_file() and not (tmp_path / "resumed" / "run.json").exists()
-    monkeypatch.setattr(train_mod, "run_epoch", real_epoch)
     resumed = _tiny_pretrain(tiny_stores["target_big"], tmp_path / "resumed", resume=True)
     strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
     assert strip(resumed["history"]) == strip(full["history"]) and len(full["history"]) == 4
     a = load_run(tmp_path / "full").model.state_dict()
     b = load_run(tmp_path / "resumed").model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    full_preds = (tmp_path / "full" / "predictions.csv").read_text()
+    assert (tmp_path / "resumed" / "predictions.csv").read_text() == full_preds
 
 
 def test_seeded_cpu_runs_repeat(tiny_stores, tmp_path):
@@ -210,3 +206,19 @@ def test_evaluate_scores_a_run_on_another_store(source_run, tiny_stores, tmp_pat
     result = evaluate_run(source_run, tiny_stores["target_big"], split="test", out=tmp_path / "ev", progress=False)
     assert result["metrics"]["n"] == 12 and result["excluded_labels"] == []
     assert (tmp_path / "ev" / "predictions.csv").is_file()
+
+
+def test_accent_and_accent_rundir_are_one_backbone(source_run, tiny_stores, tmp_path):
+    """The two spellings of our network take the same path: same embeddings, same fine-tuned run."""
+    from accent.embeddings import can_finetune, embed_rows, recording_embeddings
+
+    store = FeatureStore.open(tiny_stores["target_big"])
+    rows = np.arange(len(store.index))
+    _, spelled = recording_embeddings(f"accent:{source_run}", store, progress=False)
+    np.testing.assert_array_equal(embed_rows("accent", store, rows, source=source_run), spelled)
+    assert can_finetune("accent") and can_finetune(f"accent:{source_run}")
+    kw = dict(per_class=2, max_epochs=1, seed=0, progress=False)
+    a = run_transfer(tiny_stores["target_big"], "finetune", tmp_path / "a", source=source_run, **kw)
+    b = run_transfer(tiny_stores["target_big"], "finetune", tmp_path / "b", backbone=f"accent:{source_run}", **kw)
+    assert a["history"][0]["train_loss"] == b["history"][0]["train_loss"] and b["backbone"] == "accent"
+    assert (tmp_path / "a" / "predictions.csv").read_text() == (tmp_path / "b" / "predictions.csv").read_text()

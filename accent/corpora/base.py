@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from accent.errors import AccentError
+from accent.layout import AUDIO_EXTENSIONS
 from accent.manifest import DropLog, load_label_map
 from accent.resources import packaged_label_map
 
-AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg")
 AUDIO_MISSING = "audio file missing"
 
 

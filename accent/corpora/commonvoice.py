@@ -32,15 +32,14 @@ import pandas as pd
 from accent.corpora.base import (AUDIO_MISSING, FileIndex, nothing_left, read_table, require_dir,
                                  resolve_label_map, utt_ids_from_relative)
 from accent.errors import AccentError
+from accent.layout import CV_CLIPS, CV_VALIDATED
 from accent.manifest import DropLog, drop_rows, load_label_map, own_speaker
 from accent.resources import resource_path
 
 CORPUS = "commonvoice"
 DEFAULT_BUCKETS = "cv_accent_buckets.csv"  # packaged: accent/resources/
 RELEASE_SPLITS = {"train": "train", "dev": "val", "test": "test"}  # file name -> manifest split
-VALIDATED = "validated.tsv"
 V1_FILE = "cv-valid-{}.csv"
-CLIPS_DIR = "clips"
 CLIP_DURATIONS = "clip_durations.tsv"
 CLIP_SUFFIX = ".mp3"
 ACCENT_COLUMNS = ("accents", "accent")  # 17+ free text first, then the id of releases up to 16.x
@@ -117,13 +116,13 @@ def metadata_files(root: Path, release_splits: bool, log: DropLog) -> list[tuple
     tsv = {name: root / f"{name}.tsv" for name in RELEASE_SPLITS}
     if any(p.is_file() for p in v1.values()):
         candidates = v1
-    elif (root / VALIDATED).is_file() and not release_splits:
-        return [(root / VALIDATED, "")]
+    elif (root / CV_VALIDATED).is_file() and not release_splits:
+        return [(root / CV_VALIDATED, "")]
     else:
         candidates = tsv
     present = {name: p for name, p in candidates.items() if p.is_file()}
     if not present:
-        raise AccentError(f"no Common Voice metadata in {root}: expected {VALIDATED} or train/dev/test.tsv "
+        raise AccentError(f"no Common Voice metadata in {root}: expected {CV_VALIDATED} or train/dev/test.tsv "
                           f"(a release) or cv-valid-*.csv (v1 on Kaggle){subfolder_hint(root)}")
     if release_splits:
         absent = [p.name for name, p in candidates.items() if name not in present]
@@ -135,7 +134,7 @@ def metadata_files(root: Path, release_splits: bool, log: DropLog) -> list[tuple
 
 def subfolder_hint(root: Path) -> str:
     """Point at the language folder when the user gave its parent (``cv-corpus-17.0/`` vs ``.../en``)."""
-    for pattern in (f"*/{VALIDATED}", "*/train.tsv", "*/cv-valid-*.csv"):
+    for pattern in (f"*/{CV_VALIDATED}", "*/train.tsv", "*/cv-valid-*.csv"):
         found = sorted(root.glob(pattern))
         if found:
             return f"; found {found[0]}: pass --root {found[0].parent}"
@@ -163,7 +162,7 @@ def locate_clips(df: pd.DataFrame, root: Path, files: FileIndex) -> pd.Series:
     release clips are looked for in ``clips/`` then beside the TSV, with ``.mp3`` added first when
     the path has no extension (release 1)."""
     base = str(root) + os.sep
-    clips = os.path.join(str(root), CLIPS_DIR) + os.sep
+    clips = os.path.join(str(root), CV_CLIPS) + os.sep
     rel = df["rel"]
     has_suffix = rel.str.contains(r"\.[A-Za-z0-9]+$", regex=True)
     with_suffix = rel.where(has_suffix, rel + CLIP_SUFFIX)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from accent.corpora.base import AUDIO_EXTENSIONS, nothing_left, require_dir
+from accent.corpora.base import nothing_left, require_dir
 from accent.errors import AccentError
+from accent.layout import AUDIO_EXTENSIONS
 from accent.manifest import DropLog, drop_rows, own_speaker
 
 CORPUS = "folder"

@@ -15,15 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from accent.corpora.base import (AUDIO_EXTENSIONS, AUDIO_MISSING, FileIndex, nothing_left, read_table,
+from accent.corpora.base import (AUDIO_MISSING, FileIndex, nothing_left, read_table,
                                  require_dir)
 from accent.errors import AccentError
+from accent.layout import AUDIO_EXTENSIONS, SAA_AUDIO_SUFFIX, SAA_METADATA, SAA_RECORDINGS
 from accent.manifest import DropLog, drop_rows
 
 CORPUS = "saa"
-METADATA = "speakers_all.csv"
-AUDIO_DIR = "recordings"
-AUDIO_SUFFIX = ".mp3"
 DEFAULT_LABEL = "native_language"
 MISSING_FLAG = "file_missing?"
 EXTRA_COLUMNS = ("native_language", "country", "birthplace", "sex", "age", "age_onset")
@@ -41,9 +39,9 @@ def load_saa(root: str | Path, *, label_column: str | None = None,
     """Read the archive's metadata into manifest rows (no audio is decoded)."""
     root = require_dir(root, "Speech Accent Archive root")
     label_column = label_column or DEFAULT_LABEL
-    meta_path = root / METADATA
+    meta_path = root / SAA_METADATA
     if not meta_path.is_file():
-        raise AccentError(f"{meta_path} not found: the SAA root must hold {METADATA} and {AUDIO_DIR}/ "
+        raise AccentError(f"{meta_path} not found: the SAA root must hold {SAA_METADATA} and {SAA_RECORDINGS}/ "
                           "(the Kaggle layout)")
     meta = read_table(meta_path, required=("filename", "speakerid", label_column))
     log = DropLog(rows_read=len(meta))
@@ -78,5 +76,5 @@ def load_saa(root: str | Path, *, label_column: str | None = None,
 
 def audio_path(root: Path, filename: str) -> Path:
     """``recordings/<filename>.mp3``; a filename that already has an audio extension is used as is."""
-    name = filename if Path(filename).suffix.lower() in AUDIO_EXTENSIONS else filename + AUDIO_SUFFIX
-    return root / AUDIO_DIR / name
+    name = filename if Path(filename).suffix.lower() in AUDIO_EXTENSIONS else filename + SAA_AUDIO_SUFFIX
+    return root / SAA_RECORDINGS / name

@@ -44,6 +44,7 @@ from accent import sysdeps
 from accent.errors import AccentError
 from accent.fileio import write_text_atomic
 from accent.resources import resource_path
+from accent.layout import CV_CLIPS, CV_VALIDATED, SAA_AUDIO_SUFFIX, SAA_METADATA, SAA_RECORDINGS
 
 GENERATOR_VERSION = 1
 PARAMS_FILE = "synth.json"
@@ -236,7 +237,7 @@ def plan_saa(out: Path, counts: dict[str, int], seed: int) -> tuple[list[Clip], 
             onset = 0 if english else int(rng.integers(3, min(age, 30)))
             rows.append([f"{age}.0", f"{onset}.0", city, filename, accent_name,
                          "female" if voice.female else "male", str(speaker_id), country, "FALSE", "", "", ""])
-            clips.append(Clip(str(out / "recordings" / f"{filename}.mp3"), STELLA_PASSAGE, voice,
+            clips.append(Clip(str(out / SAA_RECORDINGS / f"{filename}{SAA_AUDIO_SUFFIX}"), STELLA_PASSAGE, voice,
                               accent.phoneme_map, _seed_ints(seed, "saa-clip", filename)))
     return clips, rows
 
@@ -275,7 +276,7 @@ def plan_cv(out: Path, counts: dict[str, int], seed: int) -> tuple[list[Clip], l
                 up = int(rng.integers(2, 6))
                 rows.append([client_id, name, hashlib.sha256(sentence.encode()).hexdigest(), sentence, "",
                              str(up), str(int(rng.integers(0, 2))), age, gender, accent.cv_accent, "", "en", ""])
-                clips.append(Clip(str(out / "clips" / name), sentence, voice, accent.phoneme_map,
+                clips.append(Clip(str(out / CV_CLIPS / name), sentence, voice, accent.phoneme_map,
                                   _seed_ints(seed, "cv-clip", name)))
     return clips, rows
 
@@ -414,9 +415,9 @@ def _render(clip: Clip, encoder: str = "sox") -> str | None:
 
 def _write_metadata(layout: str, out: Path, rows: list[list[str]]) -> Path:
     if layout == "saa":
-        path, header, delimiter, quoting = out / "speakers_all.csv", SAA_HEADER, ",", csv.QUOTE_MINIMAL
+        path, header, delimiter, quoting = out / SAA_METADATA, SAA_HEADER, ",", csv.QUOTE_MINIMAL
     else:
-        path, header, delimiter, quoting = out / "validated.tsv", CV_HEADER, "\t", csv.QUOTE_NONE
+        path, header, delimiter, quoting = out / CV_VALIDATED, CV_HEADER, "\t", csv.QUOTE_NONE
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator="\n")
     writer.writerow(header)
@@ -446,7 +447,7 @@ def generate_corpus(layout: str, out_dir: str | Path, speakers_per_accent: int |
                               "choose another --out or delete that folder")
         if previous.get("complete"):
             return out
-    audio_dir = out / ("recordings" if layout == "saa" else "clips")
+    audio_dir = out / (SAA_RECORDINGS if layout == "saa" else CV_CLIPS)
     audio_dir.mkdir(parents=True, exist_ok=True)
     _write_json(params_path, params | {"complete": False, "mp3_encoder": encoder})
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from accent.errors import AccentError
+from accent.features import STD_FLOOR
 
 # cnn2d is the capstone-faithful network (4 conv blocks of 16-32-64-128 channels); tdnn costs about
 # 5x less per crop on a CPU core (docs/benchmarks.md "Training") and is the default. "cmn" (per-crop
@@ -35,11 +36,10 @@ PRESETS: dict[str, dict] = {
 DEFAULT_PRESET = "tdnn"
 # SpecAugment: two frequency masks of up to FREQ_MASK mel bins and two time masks of up to TIME_MASK frames.
 SPECAUGMENT = {"freq_mask": 8, "time_mask": 20, "n_masks": 2}
-STD_FLOOR = 1e-3
 # Normalisation in the embedding layer. The 2-D CNN's globally averaged features vary very little
 # across a batch, and batch norm on them scored at chance in eval mode (running statistics lagging
 # the batch statistics); layer norm does not depend on the batch, so train and eval agree.
-EMBED_NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}  # floor for per-bin std so a constant mel bin cannot blow up the normalisation
+EMBED_NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
 
 
 def model_config(preset: str, n_mels: int, n_classes: int, overrides: dict | None = None) -> dict:

@@ -1,0 +1,70 @@
+"""`accent pretrain`: train a source model on a feature store's train split; writes RUNDIR.
+
+The recipe is ``accent/recipes/pretrain.toml``, overlaid by ``--recipe FILE`` and ``--set``
+(see :mod:`accent.training.config`); ``--preset``, ``--crop-s`` and ``--max-epochs`` override it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from accent.layout import Mode, finished_run
+from accent.models import PRESETS, build_model, model_config
+from accent.splits import splits_from_index
+from accent.store import FeatureStore
+from accent.training import config
+from accent.training.loop import train_and_record
+from accent.training.tasks import LogmelTask
+
+
+def pretrain(features, out, *, preset: str | None = None, crop_s: float | None = None,
+             max_epochs: int | None = None, seed: int = 0, resume: bool = False, device: str | None = None,
+             progress: bool = True, compile: bool = False, model_overrides: dict | None = None,
+             train_overrides: dict | None = None, recipe: dict | None = None) -> dict:
+    """Train a source model; ``recipe`` is a user overlay (:func:`accent.training.config.user_overlay`),
+    ``model_overrides``/``train_overrides`` the same from Python. Returns run.json as a dict."""
+    out = Path(out)
+    if resume and (done := finished_run(out)) is not None:
+        return done
+    store = FeatureStore.open(features)
+    data = splits_from_index(store.index, str(features))
+    explicit = {"train": {k: v for k, v in (("crop_s", crop_s), ("max_epochs", max_epochs)) if v is not None}}
+    resolved = config.resolve("pretrain", config.merge(recipe, explicit, {"model": model_overrides or {},
+                                                                          "train": train_overrides or {}}))
+    cfg = config.train_config(resolved, seed=seed, device=device or "cpu", compile=compile)
+    chosen, overrides = config.model_choice(resolved, preset)
+    torch.manual_seed(seed)
+    model = build_model(model_config(chosen, store.n_mels, len(data.labels), overrides))
+    model.set_normalization(store.mean, store.std)
+    info = {"backbone": "accent", "source": None, "features": str(features), "seed": seed, "per_class": None,
+            "train_fraction": None, "folds": None, "fold": None, "preset": chosen}
+    return train_and_record(model, LogmelTask(store, data, cfg.crop_s), cfg, out, mode=Mode.PRETRAIN.value, info=info,
+                            resume=resume, progress=progress, recipe=config.as_record(resolved, cfg))
+
+
+def _run_cli(args) -> int:
+    result = pretrain(args.features, args.out, preset=args.preset, crop_s=args.crop_s, max_epochs=args.max_epochs,
+                      seed=args.seed, resume=args.resume, device=args.device, compile=args.compile,
+                      progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
+    test = result["metrics"]["test"]
+    print(f"pretrained {result['preset']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
+          f"{result['epochs_run']}, test balanced accuracy {test['balanced_accuracy']:.3f} "
+          f"(n={test['n']}) -> {args.out}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("pretrain", help="train a source model on a feature store")
+    p.add_argument("--features", required=True, help="FEATDIR written by `accent featurize`")
+    p.add_argument("--out", required=True, help="RUNDIR to write (checkpoint.pt, run.json, predictions.csv)")
+    p.add_argument("--preset", default=None, choices=list(PRESETS))
+    p.add_argument("--crop-s", type=float, default=None, help="training crop length in seconds (default 3)")
+    p.add_argument("--max-epochs", type=int, default=None, help="upper bound; early stopping usually ends sooner")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    config.add_recipe_options(p)
+    p.set_defaults(func=_run_cli)

@@ -1,0 +1,125 @@
+"""Imports flow one way: every module imports only modules of its own layer or below, never in a cycle.
+
+Every ``import`` statement is read from the source (AST), function-level ones included, so an import
+moved into a function to dodge a cycle still counts. ``LAYERS`` is the picture of docs/architecture.md;
+a new module must be placed in it. The light entry points import without torch.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "accent"
+
+# lowest first; a module may import modules of its own layer and of the layers above it in this list
+LAYERS: list[tuple[str, ...]] = [
+    ("accent", "accent.errors", "accent.fileio", "accent.progress", "accent.resources", "accent.sysdeps"),
+    ("accent.layout",),
+    ("accent.manifest", "accent.splits", "accent.features", "accent.training.config", "accent.plots"),
+    ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download"),
+    ("accent.featurize",),
+    ("accent.metrics", "accent.devices", "accent.checkpoint", "accent.classifiers", "accent.backbones*",
+     "accent.modelcost"),
+    ("accent.models*",),
+    ("accent.embeddings",),
+    ("accent.training", "accent.training.tasks", "accent.training.rundir", "accent.training.loop",
+     "accent.training.pretrain"),
+    ("accent.inference",),
+    ("accent.transfer", "accent.evaluate", "accent.predict", "accent.doctor"),
+    ("accent.curve",),
+    ("accent.report*",),
+    ("accent.cli", "accent.__main__"),
+]
+TORCH_FREE = ["accent.cli", "accent.curve", "accent.report", "accent.layout", "accent.training.config"]
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(name: str) -> int:
+    for level, members in enumerate(LAYERS):
+        for member in members:
+            if name == member or (member.endswith("*") and (name == member[:-1] or name.startswith(member[:-1] + "."))):
+                return level
+    raise AssertionError(f"module {name} is in no layer of tests/test_imports.py (and docs/architecture.md)")
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The accent modules ``name`` imports anywhere in its source (``from a import b`` counts a.b
+    when that is a module, else a)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    return {m for m in found if m in known and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    return {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
+
+
+def test_every_module_has_a_layer_and_imports_only_downward():
+    wrong = [f"{a} (layer {layer_of(a)}) imports {b} (layer {layer_of(b)})"
+             for a, targets in graph().items() for b in sorted(targets) if layer_of(b) > layer_of(a)]
+    assert not wrong, "imports from a higher layer:\n" + "\n".join(wrong)
+
+
+def test_no_import_cycle():
+    edges = graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        stack.pop()
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (cycle := visit(start)):
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+def test_the_layer_test_sees_function_level_imports():
+    """The walk must not miss an import hidden in a function (the way cycles used to be dodged)."""
+    edges = graph()
+    assert "accent.transfer" in edges["accent.curve"]          # curve's worker imports transfer inside a function
+    assert "accent.embeddings" in edges["accent.report"] or any(
+        "accent.embeddings" in edges[m] for m in edges if m.startswith("accent.report"))
+
+
+@pytest.mark.parametrize("name", TORCH_FREE)
+def test_light_modules_import_without_torch(name):
+    code = (f"import sys, {name}; heavy = sorted(m for m in ('torch', 'torchaudio', 'sklearn') if m in sys.modules); "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"importing {name} loaded {out.stdout.strip()}"
