@@ -27,6 +27,8 @@ COMMANDS = {
     "evaluate": "accent.evaluate",
     "predict": "accent.predict",
     "report": "accent.report",
+    "export": "accent.modelfile",
+    "serve": "accent.serve",
 }
 
 

@@ -92,10 +92,11 @@ def evaluate_run(model_dir: str | Path, features: str | Path, split: str = "test
                  out: str | Path | None = None, progress: bool = True) -> dict:
     """Score a trained run on (a split of) another store; labels the model does not know are
     reported and excluded from the metrics."""
+    from accent.modelfile import load_model
     from accent.store import FeatureStore
-    from accent.train import PREDICTIONS, check_feature_config, load_run, predict_store_rows, predictions_table
+    from accent.train import PREDICTIONS, check_feature_config, predict_store_rows, predictions_table
 
-    run = load_run(model_dir)
+    run = load_model(model_dir)
     store = FeatureStore.open(features)
     check_feature_config(run.feature_config, store.config, features)
     index = store.index
@@ -136,7 +137,7 @@ def _run_cli(args) -> int:
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="score a trained run on a feature store (recording level)")
-    p.add_argument("--model", required=True, help="RUNDIR of a trained run (pretrain or transfer)")
+    p.add_argument("--model", required=True, help="RUNDIR of a trained run (pretrain or transfer) or a .accent model file")
     p.add_argument("--features", required=True, help="FEATDIR to score")
     p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     p.add_argument("--out", default=None, help="folder for predictions.csv and evaluation.json")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time, idempotent set-up: system tools (espeak-ng, sox) and a .venv with the project installed.
+# One-time, idempotent set-up: system tools (espeak-ng, sox, chromium) and a .venv with the project installed.
 # Safe to rerun: it only installs what is missing. Used by reproduce.sh, test.sh and .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ PYTHON="${PYTHON:-python3}"
 need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the browser test (playwright drives it)
 [ -x .venv/bin/python ] || "$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
@@ -35,7 +36,7 @@ install() {
   fi
 }
 install "$TORCH_PIN" "$TORCHAUDIO_PIN"
-install -e ".[test,backbones]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
+install -e ".[test,backbones,serve]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
 rm -f .venv/.setup-*
 touch "$stamp"
 echo "setup: done"
