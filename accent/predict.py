@@ -41,13 +41,14 @@ def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[tuple[st
 
 
 def score_paths(run, paths: list[str], workers: int = 1, progress: bool = False,
-                batch_files: int = BATCH_FILES) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+                batch_files: int | None = None) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """(path, probabilities over ``run.labels`` or None, reason or None) for each path, in order."""
     from tqdm import tqdm
 
     from accent.featurize import featurize_files
     from accent.modelfile import probabilities_from_logmels, reads_audio
 
+    batch_files = batch_files or BATCH_FILES
     bar = tqdm(total=len(paths), unit="file", desc="predict", file=sys.stderr, disable=not progress,
                dynamic_ncols=True)
     try:

@@ -187,7 +187,7 @@ function setUpRecording() {
   const button = $("record");
   if (!window.isSecureContext || !navigator.mediaDevices || !window.MediaRecorder) {
     button.disabled = true;
-    $("record-status").textContent = "recording needs https or http://localhost; upload a file instead";
+    $("record-status").textContent = "recording needs a secure page (https, or localhost on this machine); upload a file instead";
     return;
   }
   button.addEventListener("click", toggleRecording);
