@@ -184,7 +184,7 @@ def export_model(rundir: str | Path, out: str | Path) -> Path:
         raise AccentError(f"run {rundir} keeps its {sklearn.get('classifier')} classifier as a joblib pickle, which a "
                           "model file never holds: retrain it with --classifier logreg to export it")
     skeleton, tensors = _encode(run.ckpt, rundir)
-    card = model_card(run)
+    card = {**model_card(run), "name": out.name}
     files = {MODEL_JSON: json.dumps({"format": MODEL_FORMAT, "checkpoint": skeleton, "card": card},
                                     indent=1, default=float).encode("utf-8"),
              WEIGHTS: save_safetensors(tensors, metadata={"format": MODEL_FORMAT}),

@@ -154,7 +154,7 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
@@ -229,7 +229,10 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
                 await send(message)
             await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
-    routes = [Route("/", index), Route("/api/predict", predict, methods=["POST"]),
+    async def no_favicon(request):
+        return Response(status_code=204)
+
+    routes = [Route("/", index), Route("/favicon.ico", no_favicon), Route("/api/predict", predict, methods=["POST"]),
               Route("/api/model", model_card), Route("/healthz", healthz),
               Mount("/static", StaticFiles(directory=WEB_DIR), name="static")]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan,

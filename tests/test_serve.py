@@ -28,7 +28,8 @@ from accent.serve import WEB_DIR, create_app  # noqa: E402
 
 LIMIT = 200_000  # bytes: small, so the too-large case is cheap
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a beeping fake microphone
 
 
 @contextlib.contextmanager
@@ -208,9 +209,9 @@ def test_browser_upload_shows_the_top_class_of_accent_predict(server, model, cli
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_context(permissions=["microphone"]).new_page()
             external = []
-            page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server) else None)
+            page.on("request", lambda r: None if r.url.startswith((server, f"blob:{server}")) else external.append(r.url))
             page.goto(server)
             page.wait_for_selector("#card .chip")
             assert page.locator("#card .chip").all_inner_texts() == request(f"{server}/api/model")[1]["classes"]
@@ -224,6 +225,14 @@ def test_browser_upload_shows_the_top_class_of_accent_predict(server, model, cli
             page.click("#predict")
             page.wait_for_selector("#message.warn", timeout=30_000)
             assert "silent" in page.inner_text("#message")
+
+            page.click("#record")                 # MediaRecorder -> decoded in the page -> uploaded as wav
+            page.wait_for_selector("#record.recording")
+            page.wait_for_timeout(2000)
+            page.click("#record")
+            page.wait_for_selector("#result-panel:not([hidden])", timeout=30_000)
+            assert page.inner_text("#result-name") == "for recording.wav"
+            assert page.inner_text("#top-class") in request(f"{server}/api/model")[1]["classes"]
             assert external == []
         finally:
             browser.close()

@@ -196,6 +196,14 @@ function setUpRecording() {
 document.addEventListener("DOMContentLoaded", () => {
   loadCard();
   setUpRecording();
+  $("file").addEventListener("change", () => {  // let the visitor listen to what will be scored
+    const file = $("file").files[0];
+    if (!file) return;
+    recordedWav = null;
+    $("record-status").textContent = "";
+    $("playback").src = URL.createObjectURL(file);
+    $("playback").hidden = false;
+  });
   $("upload-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const file = $("file").files[0];
