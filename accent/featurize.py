@@ -107,10 +107,21 @@ def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int):
 
 def featurize_files(paths: list[str], cfg: FeatureConfig, workers: int = 1):
     """(path, frames or None, duration_s or reason) for each path, in order (for `accent predict`).
-    One worker decodes in this process and leaves its torch threads alone; more use the pool."""
+
+    One worker decodes in this process with torch pinned to one thread until the generator ends, as
+    pool workers are: the small resampling and mel ops run 5x slower with two threads on a busy
+    2-core machine (OpenMP spin-waits), and so does scoring between the items. More workers use the pool.
+    """
     if workers <= 1 or len(paths) <= 1:
-        for path in paths:
-            yield (path, *clip_or_reason(path, cfg))
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for path in paths:
+                yield (path, *clip_or_reason(path, cfg))
+        finally:
+            torch.set_num_threads(previous)
         return
     for _, path, frames, info in _results([(p, p) for p in paths], cfg, workers):
         yield path, frames, info
