@@ -113,6 +113,8 @@ def _accent_rows(run, store, rows: np.ndarray) -> np.ndarray:
     if run is None or run.model is None:
         raise AccentError("backbone 'accent' needs --source RUNDIR (a run written by `accent pretrain`)")
     ckpt_file = run.rundir / CHECKPOINT
+    if not ckpt_file.is_file():  # an exported model file (accent.modelfile): the file itself
+        ckpt_file = Path(run.rundir)
     key = (str(ckpt_file.resolve()), ckpt_file.stat().st_mtime_ns, str(Path(store.root).resolve()))
     if key not in _ACCENT_CACHE:
         _ACCENT_CACHE.clear()

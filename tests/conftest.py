@@ -110,8 +110,9 @@ TINY_SERVE_MODEL = {"channels": [16, 16], "kernels": [5, 3], "dilations": [1, 2]
 
 @pytest.fixture(scope="session")
 def tiny_runs(tiny_stores, tmp_path_factory):
-    """Two quick runs for inference tests: {"network": a 2-epoch pretrained tdnn on the 6-class source,
-    "sklearn": a baseline (MFCC statistics + logistic regression) on the 3-class target}."""
+    """Quick runs for inference tests: {"network": a 2-epoch pretrained tdnn on the 6-class source,
+    "sklearn": a baseline (MFCC statistics + logistic regression) on the 3-class target,
+    "extract": the network's embeddings + logistic regression on the target}."""
     from accent.train import pretrain
     from accent.transfer import run_transfer
 
@@ -121,8 +122,9 @@ def tiny_runs(tiny_stores, tmp_path_factory):
     pretrain(tiny_stores["source"], base / "network", crop_s=1.0, max_epochs=2, progress=False,
              model_overrides=TINY_SERVE_MODEL)
     run_transfer(tiny_stores["target"], "baseline", base / "sklearn", progress=False)
+    run_transfer(tiny_stores["target"], "extract", base / "extract", source=base / "network", progress=False)
     torch.set_num_threads(previous)
-    return {"network": base / "network", "sklearn": base / "sklearn"}
+    return {"network": base / "network", "sklearn": base / "sklearn", "extract": base / "extract"}
 
 
 def write_clip(path, seconds: float = 1.5, sample_rate: int = 16000, seed: int = 0, silent: bool = False):
