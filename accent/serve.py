@@ -152,6 +152,7 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
 
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException
     from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse, Response
@@ -163,32 +164,39 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
     def refuse(err: RequestError) -> JSONResponse:
         return JSONResponse({"error": err.message, "reason": err.reason}, status_code=err.status)
 
-    async def predict(request):
+    async def read_upload(request) -> tuple[bytes, str, str]:
+        """(clip bytes, temp-file suffix, display name) of a valid upload, or RequestError."""
+        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            raise RequestError(415, f"send the clip as multipart/form-data in a field named {UPLOAD_FIELD!r}",
+                               "not_multipart")
+        request = Request(request.scope, capped_receive(request.receive, max_upload_bytes,
+                                                        request.headers.get("content-length")))
         try:
-            if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-                raise RequestError(415, f"send the clip as multipart/form-data in a field named {UPLOAD_FIELD!r}",
-                                   "not_multipart")
-            request = Request(request.scope, capped_receive(request.receive, max_upload_bytes,
-                                                            request.headers.get("content-length")))
-            try:
-                form = await request.form(max_files=1, max_fields=8)
-            except HTTPException as exc:
-                raise RequestError(400, f"malformed multipart form: {exc.detail}", "bad_form") from None
+            form = await request.form(max_files=1, max_fields=8)
+        except (HTTPException, MultiPartException) as exc:
+            detail = getattr(exc, "detail", None) or getattr(exc, "message", "")
+            raise RequestError(400, f"malformed multipart form: {detail}", "bad_form") from None
+        try:
             upload = form.get(UPLOAD_FIELD)
             if upload is None or isinstance(upload, str):
                 raise RequestError(400, f"no file in the form field {UPLOAD_FIELD!r}: attach the clip as {UPLOAD_FIELD}",
                                    "missing_field")
             suffix = audio_suffix(upload.content_type)
             data = await upload.read()
-            await form.close()
-            if len(data) == 0:
-                raise RequestError(400, "the upload is empty (0 bytes): choose or record a clip", "empty")
-            if len(data) > max_upload_bytes:
-                raise RequestError(413, f"upload larger than the limit of {max_upload_bytes / 1e6:.1f} MB: "
-                                   "send a shorter clip", "too_large")
-            loop = asyncio.get_running_loop()
-            job = loop.run_in_executor(predictor.executor, predictor.predict_bytes, data, suffix,
-                                       display_name(upload.filename))
+        finally:
+            await form.close()  # the parser's spooled temporary file
+        if len(data) == 0:
+            raise RequestError(400, "the upload is empty (0 bytes): choose or record a clip", "empty")
+        if len(data) > max_upload_bytes:
+            raise RequestError(413, f"upload larger than the limit of {max_upload_bytes / 1e6:.1f} MB: "
+                               "send a shorter clip", "too_large")
+        return data, suffix, display_name(upload.filename)
+
+    async def predict(request):
+        try:
+            data, suffix, name = await read_upload(request)
+            job = asyncio.get_running_loop().run_in_executor(predictor.executor, predictor.predict_bytes,
+                                                             data, suffix, name)
             try:
                 result = await asyncio.wait_for(job, timeout_s)
             except asyncio.TimeoutError:

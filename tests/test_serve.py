@@ -139,6 +139,7 @@ def test_predict_returns_what_accent_predict_json_returns(server, model, clips):
     ("not_audio", 415, "not_audio", "text/plain"),
     ("missing_field", 400, "missing_field", "'audio'"),
     ("not_multipart", 415, "not_multipart", "multipart/form-data"),
+    ("malformed", 400, "bad_form", "malformed"),
     ("undecodable", 422, "undecodable", "cannot decode"),
     ("too_short", 422, "too_short", "too short"),
     ("silent", 422, "silent", "silent"),
@@ -155,6 +156,8 @@ def test_bad_uploads_get_a_status_and_one_line(case, status, reason, words, serv
         answer = upload(server, voice, field="file")
     elif case == "not_multipart":
         answer = request(f"{server}/api/predict", voice, "audio/wav")
+    elif case == "malformed":  # no boundary: the body cannot be split into parts
+        answer = request(f"{server}/api/predict", voice, "multipart/form-data")
     else:
         answer = upload(server, clips[{"undecodable": "garbage", "too_short": "short", "silent": "silent"}[case]].read_bytes())
     got_status, body, _ = answer
