@@ -28,6 +28,8 @@ COMMANDS = {
     "predict": "accent.predict",
     "report": "accent.report",
     "doctor": "accent.doctor",
+    "export": "accent.modelfile",
+    "serve": "accent.serve",
 }
 
 

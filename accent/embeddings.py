@@ -43,11 +43,10 @@ import pandas as pd
 
 import torch
 
-from accent.checkpoint import load_checkpoint
+from accent.checkpoint import checkpoint_file, load_run_checkpoint
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, check_feature_config, crop_frames, mfcc_statistics
 from accent.fileio import atomic_path
-from accent.layout import CHECKPOINT
 from accent.models import is_waveform_config, network_from_checkpoint
 from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs
 from accent.store import FeatureStore
@@ -158,9 +157,9 @@ class _NetworkSource:
         from accent.backbones.base import file_sha1
 
         rundir = Path(spec[len(ACCENT_PREFIX):]).expanduser()
-        if not rundir.is_dir():
+        if not rundir.exists():
             raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
-        ckpt = load_checkpoint(rundir / CHECKPOINT)
+        ckpt = load_run_checkpoint(rundir)  # a run directory or an exported model file
         if ckpt.get("state_dict") is None or is_waveform_config(ckpt.get("model_config")):
             raise AccentError(f"run {rundir} holds no log-mel network to embed with (mode {ckpt.get('mode')}, "
                               f"backbone {ckpt.get('backbone') or 'accent'})")
@@ -170,7 +169,7 @@ class _NetworkSource:
         if store is not None:
             check_feature_config(self.feature_config, store.config, store.root)
         self.spec = spec
-        self.fingerprint = f"accent-{file_sha1(rundir / CHECKPOINT)}"
+        self.fingerprint = f"accent-{file_sha1(checkpoint_file(rundir))}"
         where = hashlib.sha1(str(rundir.resolve()).encode()).hexdigest()[:8]
         self.cache_name = f"accent_{re.sub(r'[^A-Za-z0-9_.]+', '_', rundir.resolve().name)}_{where}"
 

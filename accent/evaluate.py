@@ -9,16 +9,18 @@ import numpy as np
 from accent.errors import AccentError
 from accent.features import check_feature_config
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.inference import load_run, predict_store_rows
+from accent.inference import predict_store_rows
 from accent.layout import EVALUATION_JSON, PREDICTIONS, predictions_table
 from accent.metrics import bootstrap_intervals, recording_metrics
+from accent.modelfile import load_model
 from accent.store import FeatureStore
+
 
 def evaluate_run(model_dir: str | Path, features: str | Path, split: str = "test",
                  out: str | Path | None = None, progress: bool = True) -> dict:
     """Score a trained run on (a split of) another store; labels the model does not know are
     reported and excluded from the metrics."""
-    run = load_run(model_dir)
+    run = load_model(model_dir)
     store = FeatureStore.open(features)
     check_feature_config(run.feature_config, store.config, features)
     index = store.index
@@ -59,7 +61,7 @@ def _run_cli(args) -> int:
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="score a trained run on a feature store (recording level)")
-    p.add_argument("--model", required=True, help="RUNDIR of a trained run (pretrain or transfer)")
+    p.add_argument("--model", required=True, help="RUNDIR of a trained run (pretrain or transfer) or a .accent model file")
     p.add_argument("--features", required=True, help="FEATDIR to score")
     p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     p.add_argument("--out", default=None, help="folder for predictions.csv and evaluation.json")

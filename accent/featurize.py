@@ -76,16 +76,20 @@ def _init_worker(cfg: FeatureConfig) -> None:
     _WORKER_CFG = cfg
 
 
+def clip_or_reason(path: str, cfg: FeatureConfig) -> tuple[np.ndarray | None, float | str]:
+    """(frames, duration_s), or (None, why the clip is unusable) without the path in front."""
+    try:
+        return featurize_clip(path, cfg)
+    except AudioError as exc:  # errors.csv has a path column: keep only what is wrong
+        return None, str(exc).removeprefix(f"{path}: ")
+    except Exception as exc:  # one bad clip is reported and skipped, never aborting the run
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def _work(item: tuple[str, str]) -> tuple[str, str, np.ndarray | None, float | str]:
     """Worker task: (utt_id, path, frames, duration_s) or (utt_id, path, None, reason)."""
     utt_id, path = item
-    try:
-        frames, duration_s = featurize_clip(path, _WORKER_CFG)
-        return utt_id, path, frames, duration_s
-    except AudioError as exc:  # errors.csv has a path column: keep only what is wrong
-        return utt_id, path, None, str(exc).removeprefix(f"{path}: ")
-    except Exception as exc:  # one bad clip is reported and skipped, never aborting the run
-        return utt_id, path, None, f"{type(exc).__name__}: {exc}"
+    return (utt_id, path, *clip_or_reason(path, _WORKER_CFG))
 
 
 def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int):
@@ -99,6 +103,28 @@ def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int):
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
         yield from pool.imap(_work, todo, chunksize=CHUNKSIZE)
+
+
+def featurize_files(paths: list[str], cfg: FeatureConfig, workers: int = 1):
+    """(path, frames or None, duration_s or reason) for each path, in order (for `accent predict`).
+
+    One worker decodes in this process with torch pinned to one thread until the generator ends, as
+    pool workers are: the small resampling and mel ops run 5x slower with two threads on a busy
+    2-core machine (OpenMP spin-waits), and so does scoring between the items. More workers use the pool.
+    """
+    if workers <= 1 or len(paths) <= 1:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for path in paths:
+                yield (path, *clip_or_reason(path, cfg))
+        finally:
+            torch.set_num_threads(previous)
+        return
+    for _, path, frames, info in _results([(p, p) for p in paths], cfg, workers):
+        yield path, frames, info
 
 
 # -- the driver ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up: the system packages every stage uses (checked by capability, not just
-# by binary), a .venv with the project installed, then `accent doctor --strict`.
+# by binary; chromium for the browser test), a .venv with the project installed, then `accent doctor --strict`.
 # Safe to rerun: it only installs what is missing. Used by reproduce.sh, test.sh and .ci/run.
 #
 #   scripts/setup.sh           install what is missing, then check with accent doctor --strict
@@ -37,6 +37,9 @@ check_system() {
     need libsox-fmt-mp3 "lets sox write mp3 clips (accent synth; without it the slower libsndfile encoder is used)"
   elif [[ " $(sox -h 2>/dev/null | sed -n 's/^AUDIO FILE FORMATS://p') " != *" mp3 "* ]]; then
     need libsox-fmt-mp3 "sox lists no mp3 among its formats; it writes the mp3 clips of accent synth"
+  fi
+  if ! command -v chromium >/dev/null 2>&1; then
+    need chromium "the browser test of accent serve (Playwright drives Debian's chromium; it never downloads one)"
   fi
   if [ ! -x .venv/bin/python ] && ! "$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1; then
     need python3-venv "$PYTHON cannot create the project's .venv"
@@ -82,7 +85,7 @@ if [ ! -f "$stamp" ]; then
     fi
   }
   install "$TORCH_PIN" "$TORCHAUDIO_PIN"
-  install -e ".[test,backbones]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
+  install -e ".[test,backbones,serve]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
 fi
 echo "setup: checking the machine (accent doctor --strict)"
 if ! .venv/bin/accent doctor --strict; then

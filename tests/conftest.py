@@ -148,3 +148,39 @@ def interrupt_training_after(monkeypatch, epochs: int) -> None:
         return real_save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", save)
+
+
+TINY_SERVE_MODEL = {"channels": [16, 16], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 32, "embed_dim": 16}
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tiny_stores, tmp_path_factory):
+    """Quick runs for inference tests: {"network": a 2-epoch pretrained tdnn on the 6-class source,
+    "sklearn": a baseline (MFCC statistics + logistic regression) on the 3-class target,
+    "extract": the network's embeddings + logistic regression on the target}."""
+    from accent.training.pretrain import pretrain
+    from accent.transfer import run_transfer
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    base = tmp_path_factory.mktemp("tiny_runs")
+    pretrain(tiny_stores["source"], base / "network", crop_s=1.0, max_epochs=2, progress=False,
+             model_overrides=TINY_SERVE_MODEL)
+    run_transfer(tiny_stores["target"], "baseline", base / "sklearn", progress=False)
+    run_transfer(tiny_stores["target"], "extract", base / "extract", source=base / "network", progress=False)
+    torch.set_num_threads(previous)
+    return {"network": base / "network", "sklearn": base / "sklearn", "extract": base / "extract"}
+
+
+def write_clip(path, seconds: float = 1.5, sample_rate: int = 16000, seed: int = 0, silent: bool = False):
+    """A synthetic voiced clip: a harmonic tone with a wandering pitch and noise (zeros when ``silent``)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    f0 = 110 + 60 * seed % 200 + 20 * np.sin(2 * np.pi * (0.5 + 0.3 * seed) * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    wave = sum(np.sin(k * phase) / k for k in range(1, 6)) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    wave = 0.2 * wave / np.abs(wave).max() + 0.01 * rng.normal(size=t.size)
+    sf.write(path, np.zeros_like(wave) if silent else wave.astype(np.float32), sample_rate)
+    return path

@@ -7,7 +7,7 @@ import pytest
 from accent.cli import build_parser, main
 
 STAGES = ["manifest", "synth", "download", "featurize", "merge", "pretrain", "transfer",
-          "curve", "evaluate", "predict", "report"]
+          "curve", "evaluate", "predict", "report", "export", "serve"]
 
 
 def test_every_stage_is_a_subcommand():
