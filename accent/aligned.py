@@ -244,11 +244,42 @@ class NAP:
 
 # -- 5. classifier -----------------------------------------------------------------------------
 
+@dataclass
+class LinearHead:
+    """A fitted StandardScaler + logistic regression as plain arrays: log-probabilities of
+    ``(X - mean) / scale`` under a softmax over ``X @ coef.T + intercept``."""
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray        # (n_classes, dim)
+    intercept: np.ndarray   # (n_classes,)
+
+    @classmethod
+    def from_pipeline(cls, pipeline) -> "LinearHead":
+        scaler, lr = pipeline[0], pipeline[-1]
+        coef, intercept = lr.coef_, lr.intercept_
+        if coef.shape[0] == 1:  # binary: sklearn's sigmoid of z is the softmax of (0, z)
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.array([0.0, intercept[0]])
+        return cls(scaler.mean_, scaler.scale_, coef, intercept)
+
+    def log_proba(self, X: np.ndarray) -> np.ndarray:
+        logits = ((np.asarray(X, np.float64) - self.mean) / self.scale) @ self.coef.T + self.intercept
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}{k}": v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str) -> "LinearHead":
+        return cls(*(np.asarray(arrays[f"{prefix}{f.name}"], np.float64) for f in fields(cls)))
+
+
 class AlignedClassifier:
     """Per reference: NAP, StandardScaler, balanced logistic regression; log-probabilities averaged.
 
     ``naps``: one fitted :class:`NAP` per reference (from a source corpus), kept fixed; ``None`` fits
-    them on the training rows of :meth:`fit`.
+    them on the training rows of :meth:`fit`. A fitted classifier is plain arrays (NAPs and
+    :class:`LinearHead` s), so it saves without pickle (:meth:`to_arrays`).
     """
 
     def __init__(self, config: AlignedConfig = AlignedConfig(), naps: list[NAP] | None = None, seed: int = 0):
@@ -269,16 +300,17 @@ class AlignedClassifier:
             self.naps = [NAP(self.config.n_nap).fit(X, y) for X in blocks]
         if len(self.naps) != len(blocks):
             raise AccentError(f"{len(blocks)} feature blocks but {len(self.naps)} NAP projections")
-        self.models_ = []
+        self.heads_ = []
         for nap, X in zip(self.naps, blocks):
             model = make_pipeline(StandardScaler(), LogisticRegression(
                 C=self.config.C, class_weight="balanced", max_iter=self.config.max_iter, random_state=self.seed))
-            self.models_.append(model.fit(nap.transform(X), y))
-        self.classes_ = self.models_[0].classes_
+            model.fit(nap.transform(X), y)
+            self.heads_.append(LinearHead.from_pipeline(model))
+            self.classes_ = model.classes_
         return self
 
     def predict_log_proba(self, blocks: list[np.ndarray]) -> np.ndarray:
-        logs = [m.predict_log_proba(nap.transform(X)) for m, nap, X in zip(self.models_, self.naps, blocks)]
+        logs = [head.log_proba(nap.transform(X)) for head, nap, X in zip(self.heads_, self.naps, blocks)]
         mean = np.mean(logs, axis=0)
         return mean - np.logaddexp.reduce(mean, axis=1, keepdims=True)   # renormalised
 
@@ -287,6 +319,20 @@ class AlignedClassifier:
 
     def predict(self, blocks: list[np.ndarray]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_log_proba(blocks), axis=1)]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"classes": np.asarray(self.classes_, dtype=str)}
+        for r, (nap, head) in enumerate(zip(self.naps, self.heads_)):
+            arrays.update(nap.to_arrays(prefix=f"nap_{r}_"))
+            arrays.update(head.to_arrays(prefix=f"head_{r}_"))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, config: AlignedConfig, arrays, n_references: int) -> "AlignedClassifier":
+        clf = cls(config, [NAP.from_arrays(arrays, prefix=f"nap_{r}_") for r in range(n_references)])
+        clf.heads_ = [LinearHead.from_arrays(arrays, prefix=f"head_{r}_") for r in range(n_references)]
+        clf.classes_ = np.asarray(arrays["classes"])
+        return clf
 
 
 def fit_source_naps(featurizer: PassageFeaturizer, sequences: list[np.ndarray], labels,
@@ -327,15 +373,14 @@ class AlignedModel:
         return self.classifier_.predict(self.featurizer.transform(sequences))
 
 
-def save_source(path: str | Path, featurizer: PassageFeaturizer, naps: list[NAP],
-                feature_config=None, labels: list[str] | None = None) -> Path:
-    """Write the transferable part of a source (references and NAP projections) as one ``.npz``."""
-    meta = {"format": FORMAT, "aligned": featurizer.config.to_dict(), "n_references": len(featurizer.references),
-            "feature_config": feature_config.to_dict() if feature_config is not None else None,
-            "source_labels": list(labels or [])}
-    arrays = featurizer.to_arrays()
-    for r, nap in enumerate(naps):
-        arrays.update(nap.to_arrays(prefix=f"nap_{r}_"))
+def fit_source(sequences: list[np.ndarray], labels, config: AlignedConfig = AlignedConfig()
+               ) -> tuple[PassageFeaturizer, list[NAP]]:
+    """What a source corpus gives a target: its reference readings and its NAP projections."""
+    featurizer = PassageFeaturizer(config).fit(sequences, labels)
+    return featurizer, fit_source_naps(featurizer, sequences, labels)
+
+
+def _write_npz(path: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -344,20 +389,61 @@ def save_source(path: str | Path, featurizer: PassageFeaturizer, naps: list[NAP]
     return path
 
 
-def load_source(path: str | Path) -> tuple[PassageFeaturizer, list[NAP], dict]:
-    """(featurizer, naps, meta) from :func:`save_source`'s file; plain arrays only, no pickle."""
+def _read_npz(path: str | Path, kind: str, hint: str):
+    """(meta, arrays as a dict) of a file written by :func:`_write_npz` with ``meta["kind"] == kind``."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            if meta.get("format") != FORMAT:
-                raise AccentError(f"{path} is not an aligned-recipe source ({meta.get('format')!r}, expected {FORMAT!r})")
-            cfg = AlignedConfig.from_dict(meta["aligned"])
-            n = int(meta["n_references"])
-            featurizer = PassageFeaturizer.from_arrays(cfg, z, n)
-            naps = [NAP.from_arrays(z, prefix=f"nap_{r}_") for r in range(n)]
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta")))
     except FileNotFoundError:
-        raise AccentError(f"aligned source {path} not found: fit one with accent.aligned.save_source") from None
+        raise AccentError(f"aligned {kind} {path} not found: {hint}") from None
     except (KeyError, ValueError, OSError) as exc:
-        raise AccentError(f"{path} is not a readable aligned-recipe source ({exc}): refit and save it again") from None
-    return featurizer, naps, meta
+        raise AccentError(f"{path} is not a readable aligned-recipe {kind} ({exc}): {hint}") from None
+    if meta.get("format") != FORMAT or meta.get("kind") != kind:
+        raise AccentError(f"{path} is not an aligned-recipe {kind} (format {meta.get('format')!r}, "
+                          f"kind {meta.get('kind')!r}): {hint}")
+    return meta, arrays
+
+
+def _meta(kind: str, featurizer: PassageFeaturizer, feature_config, labels) -> dict:
+    return {"format": FORMAT, "kind": kind, "aligned": featurizer.config.to_dict(),
+            "n_references": len(featurizer.references),
+            "feature_config": feature_config.to_dict() if feature_config is not None else None,
+            "labels": [str(x) for x in (labels if labels is not None else [])]}
+
+
+def save_source(path: str | Path, featurizer: PassageFeaturizer, naps: list[NAP],
+                feature_config=None, labels: list[str] | None = None) -> Path:
+    """Write the transferable part of a source (references and NAP projections) as one ``.npz``."""
+    arrays = featurizer.to_arrays()
+    for r, nap in enumerate(naps):
+        arrays.update(nap.to_arrays(prefix=f"nap_{r}_"))
+    return _write_npz(path, _meta("source", featurizer, feature_config, labels), arrays)
+
+
+def load_source(path: str | Path) -> tuple[PassageFeaturizer, list[NAP], dict]:
+    """(featurizer, naps, meta) from :func:`save_source`'s file; plain arrays only, no pickle."""
+    meta, z = _read_npz(path, "source", "fit one with accent.aligned.fit_source and save_source")
+    cfg = AlignedConfig.from_dict(meta["aligned"])
+    n = int(meta["n_references"])
+    return (PassageFeaturizer.from_arrays(cfg, z, n),
+            [NAP.from_arrays(z, prefix=f"nap_{r}_") for r in range(n)], meta)
+
+
+def save_model(path: str | Path, model: AlignedModel, feature_config=None) -> Path:
+    """Write a fitted :class:`AlignedModel` (references, NAPs, linear heads, classes) as one ``.npz``."""
+    arrays = {**model.featurizer.to_arrays(), **model.classifier_.to_arrays()}
+    return _write_npz(path, _meta("model", model.featurizer, feature_config, model.classes_), arrays)
+
+
+def load_model(path: str | Path) -> tuple[AlignedModel, dict]:
+    """(model, meta) from :func:`save_model`'s file, ready for ``predict_proba``; no pickle."""
+    meta, z = _read_npz(path, "model", "train the aligned model again")
+    cfg = AlignedConfig.from_dict(meta["aligned"])
+    n = int(meta["n_references"])
+    model = AlignedModel(cfg, PassageFeaturizer.from_arrays(cfg, z, n))
+    model.classifier_ = AlignedClassifier.from_arrays(cfg, z, n)
+    model.naps = model.classifier_.naps
+    model.classes_ = model.classifier_.classes_
+    return model, meta

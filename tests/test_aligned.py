@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accent.aligned import (NAP, AlignedClassifier, AlignedConfig, AlignedModel, PassageFeaturizer,
-                            aligned_features, audio_sequence, fit_source_naps, load_source, recording_sequence,
-                            save_source, select_references, store_sequences)
+from accent.aligned import (NAP, AlignedClassifier, AlignedConfig, AlignedModel, aligned_features, audio_sequence,
+                            fit_source, load_model, load_source, recording_sequence, save_model, save_source,
+                            select_references, store_sequences)
 from accent.errors import AccentError
 from accent.features import FeatureConfig
 from accent.store import FeatureStore
@@ -88,21 +88,39 @@ def passage_readings(n_per_class: int, seed: int, n_classes: int = 3) -> tuple[l
     return readings, np.array(labels)
 
 
-def test_classifier_learns_same_passage_accents():
+def test_classifier_learns_same_passage_accents_and_round_trips(tmp_path):
     train, y_train = passage_readings(12, seed=1)
     test, y_test = passage_readings(8, seed=2)
     model = AlignedModel(SMALL).fit(train, y_train)
     proba = model.predict_proba(test)
     assert proba.shape == (len(test), 3) and np.allclose(proba.sum(1), 1)
     assert (model.classes_[proba.argmax(1)] == y_test).mean() > 0.8          # chance is 1/3
+    path = save_model(tmp_path / "run" / "aligned_model.npz", model, FeatureConfig(n_mels=16))
+    again, meta = load_model(path)
+    assert np.allclose(again.predict_proba(test), proba) and list(again.classes_) == list(model.classes_)
+    assert meta["labels"] == ["accent0", "accent1", "accent2"]
+    with pytest.raises(AccentError, match="not an aligned-recipe source"):
+        load_source(path)                                                     # a model is not a source
+
+
+def test_two_class_heads_match_sklearn():
+    train, y_train = passage_readings(10, seed=3, n_classes=2)
+    model = AlignedModel(SMALL).fit(train, y_train)
+    blocks = model.featurizer.transform(train)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    Z = model.classifier_.naps[0].transform(blocks[0])
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=SMALL.C, class_weight="balanced", max_iter=3000)).fit(Z, y_train)
+    assert np.allclose(model.classifier_.heads_[0].log_proba(Z), ref.predict_log_proba(Z), atol=1e-6)
 
 
 def test_source_file_round_trip_and_errors(tmp_path, tiny_stores):
     source = FeatureStore.open(tiny_stores["source"])
     seqs = store_sequences(source, cfg=SMALL)
     y = source.index["label"].to_numpy()
-    featurizer = PassageFeaturizer(SMALL).fit(seqs, y)
-    naps = fit_source_naps(featurizer, seqs, y)
+    featurizer, naps = fit_source(seqs, y, SMALL)
     path = save_source(tmp_path / "run" / "aligned_source.npz", featurizer, naps, source.config, sorted(set(y)))
     again, naps2, meta = load_source(path)
     assert meta["feature_config"] == source.config.to_dict() and again.config == SMALL
