@@ -155,14 +155,12 @@ def balanced_accuracy(y_true, y_pred) -> float:
 
 
 def bootstrap_std(y_true: np.ndarray, y_pred: np.ndarray, seed: int = 0) -> float:
-    """Std of balanced accuracy over resamples of the test set, stratified by class."""
+    """Std of balanced accuracy over resamples of the test set, stratified by class: each class's
+    recall is the hit rate of its resampled rows, and balanced accuracy their mean (vectorised)."""
     rng = np.random.default_rng(seed)
-    by_class = [np.flatnonzero(y_true == c) for c in np.unique(y_true)]
-    values = []
-    for _ in range(N_BOOT):
-        idx = np.concatenate([rng.choice(rows, len(rows)) for rows in by_class])
-        values.append(balanced_accuracy(y_true[idx], y_pred[idx]))
-    return float(np.std(values))
+    hits = np.asarray(y_true) == np.asarray(y_pred)
+    recalls = [rng.choice(hits[y_true == c], (N_BOOT, int((y_true == c).sum()))).mean(1) for c in np.unique(y_true)]
+    return float(np.mean(recalls, axis=0).std())
 
 
 def logreg_predict(X_train, y_train, X_test, seed: int = 0) -> np.ndarray:
