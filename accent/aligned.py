@@ -212,8 +212,10 @@ class NAP:
         self.mean_ = X.mean(0)
         self.scale_ = np.maximum(X.std(0), STD_FLOOR)
         Z = (X - self.mean_) / self.scale_
-        W = np.concatenate([Z[y == c] - Z[y == c].mean(0) for c in np.unique(y)])
-        k = min(self.n_directions, max(0, min(W.shape) - 1))
+        classes = np.unique(y)
+        W = np.concatenate([Z[y == c] - Z[y == c].mean(0) for c in classes])
+        # the within scatter has rank at most rows - classes: directions beyond it would be arbitrary
+        k = min(self.n_directions, max(0, len(W) - len(classes)), W.shape[1])
         if k == 0:
             self.directions_ = np.zeros((X.shape[1], 0))
             return self

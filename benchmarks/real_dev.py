@@ -322,6 +322,20 @@ def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, c
                 clf = AlignedClassifier(cfg, naps(), seed=seed).fit([X[train] for X in target_feats], ty[train])
                 pred = clf.predict([X[test] for X in target_feats])
                 record(name, size, seed, pred, source_s + time.perf_counter() - start)
+        name = "aligned, no source: references and NAP from the target rows"
+        for (size, seed), train in plan.items():
+            target_seqs = [dev_seqs[i] for i in target]
+            refs = train[select_references([len(target_seqs[i]) for i in train], ty[train], cfg.reference_quantiles)]
+            feats, keys = [], []
+            for r in refs:
+                X, key = blocks.get(dev.root.name, dev_seqs, f"{dev.root.name}-{tindex['utt_id'].iloc[r]}",
+                                    target_seqs[r])
+                feats.append(X[target])
+                keys.append(key)
+            start = time.perf_counter()
+            clf = AlignedClassifier(cfg, seed=seed).fit([X[train] for X in feats], ty[train])
+            pred = clf.predict([X[test] for X in feats])
+            record(name, size, seed, pred, sum(timings.get(k) for k in keys) + time.perf_counter() - start)
     for name, title in (("baseline", "baseline (MFCC statistics + LR)"),
                         ("resemblyzer", "frozen Resemblyzer + LR")):
         if name not in args.methods:
