@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download"),
     ("accent.featurize",),
     ("accent.metrics", "accent.devices", "accent.checkpoint", "accent.classifiers", "accent.backbones*",
-     "accent.modelcost"),
+     "accent.modelcost", "accent.aligned"),
     ("accent.models*",),
     ("accent.embeddings",),
     ("accent.training", "accent.training.tasks", "accent.training.rundir", "accent.training.loop",

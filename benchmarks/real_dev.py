@@ -1,0 +1,513 @@
+"""The real-speech development protocol of issue 14, as one command.
+
+    python benchmarks/real_dev.py [--shared ../shared] [--work data/real_dev] [--write-docs]
+
+Data (read-only, never copied): ``SHARED/real-dev/saa-8k`` (Speech Accent Archive readings at
+8 kHz, one speaker each, ``<language>/<file>.mp3``) and ``SHARED/real-samples/saa`` (108 SAA
+recordings at their original rates). Both are featurized with one feature config, 8 kHz log-mels
+(``FeatureConfig(sample_rate=8000)``), into ``WORK/features/``.
+
+Tasks, all speaker-disjoint, scored by balanced accuracy:
+
+- **within-corpus**: the 9 languages of saa-8k, 5-fold (``accent.splits.speaker_kfold``, seed 0);
+  mean ± std over the folds.
+- **transfer**: source = every language of real-samples/saa plus the english, arabic and dutch
+  readings of saa-8k; target = the other six saa-8k languages. A fixed test set (per language, all
+  speakers beyond the largest training size, at least ``MIN_TEST``); training sets of 5, 10 and 20
+  recordings per language drawn from the rest with seeds 0, 1, 2. Mean ± std over the seeds, and the
+  test sampling error (std of balanced accuracy over stratified bootstrap resamples of the test set).
+
+Methods:
+
+- ``aligned``: the passage-aligned recipe (:mod:`accent.aligned`). Within-corpus its references
+  are the training folds' English readings and its NAP is fitted on the training folds; in transfer
+  both come from the source (this is what pretraining on the source contributes), with two ablations:
+  NAP fitted on the target's few training rows, and no NAP.
+- ``baseline``: MFCC statistics (``accent.features.mfcc_statistics``) + StandardScaler + balanced LR.
+- ``resemblyzer``: the frozen Resemblyzer speaker encoder + the same classifier.
+- ``scratch``: our ``tdnn`` network trained from random weights (``accent.transfer``), at most
+  ``--scratch-epochs`` epochs with early stopping on 15 % of its training speakers.
+
+Everything expensive is cached under WORK (git-ignored): stores, aligned features per reference,
+embeddings (inside the stores), scratch runs; ``WORK/timings.json`` keeps the seconds each cached
+stage took when it was computed, so the wall times printed are compute times, also on a cached rerun.
+Prints markdown tables; ``--write-docs`` also replaces the real-speech section of docs/benchmarks.md
+and writes docs/figures/real_dev.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from accent.aligned import (NAP, AlignedClassifier, AlignedConfig, PassageFeaturizer,  # noqa: E402
+                            select_references, store_sequences)
+from accent.corpora import build_manifest  # noqa: E402
+from accent.errors import AccentError  # noqa: E402
+from accent.features import FeatureConfig  # noqa: E402
+from accent.featurize import featurize  # noqa: E402
+from accent.fileio import write_json_atomic, write_text_atomic  # noqa: E402
+from accent.splits import speaker_kfold, speaker_labels  # noqa: E402
+from accent.store import FeatureStore  # noqa: E402
+
+DEFAULT_SHARED = REPO.parent / "shared"
+DEFAULT_WORK = REPO / "data" / "real_dev"
+DOCS = REPO / "docs" / "benchmarks.md"
+FIGURE = REPO / "docs" / "figures" / "real_dev.png"
+FEATURES = FeatureConfig(sample_rate=8000)
+SOURCE_FROM_DEV = ("english", "arabic", "dutch")
+SIZES = (5, 10, 20)
+SEEDS = (0, 1, 2)
+FOLDS = 5
+MIN_TEST = 4
+TEST_SEED = 1000
+SCRATCH_EPOCHS = 10   # about 30 s per epoch of the 9-way task on one loaded core
+SCRATCH_PRESET = "tdnn"
+N_BOOT = 1000
+MAX_ITER = 5000
+DOC_START = "<!-- real_dev:start (written by benchmarks/real_dev.py --write-docs) -->"
+DOC_END = "<!-- real_dev:end -->"
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+def limit_per_label(manifest: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """The first ``limit`` recordings (by utt_id) of each label: the smoke test's tiny subset."""
+    if limit is None:
+        return manifest
+    return manifest.sort_values("utt_id").groupby("label").head(limit).reset_index(drop=True)
+
+
+def prepare_stores(shared: Path, work: Path, limit: int | None, workers: int) -> tuple[FeatureStore, FeatureStore]:
+    """(saa-8k store, real-samples/saa store), both at 8 kHz."""
+    suffix = f"_first{limit}" if limit else ""
+    stores = []
+    for name, corpus, root in (("saa8k", "folder", shared / "real-dev" / "saa-8k"),
+                               ("samples", "saa", shared / "real-samples" / "saa")):
+        manifest, _ = build_manifest(corpus, root)
+        out = work / "features" / f"{name}{suffix}"
+        featurize(limit_per_label(manifest, limit), out, FEATURES, workers=workers, progress=True)
+        stores.append(FeatureStore.open(out))
+    return stores[0], stores[1]
+
+
+class Timings:
+    """Seconds each cached stage took when computed, kept in WORK/timings.json."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seconds = json.loads(path.read_text()) if path.is_file() else {}
+
+    def run(self, key: str, fn):
+        start = time.perf_counter()
+        result = fn()
+        elapsed = time.perf_counter() - start
+        if key not in self.seconds or elapsed > self.seconds[key]:  # a cache hit is faster than the compute
+            self.seconds[key] = round(elapsed, 2)
+            write_json_atomic(self.path, self.seconds)
+        return result
+
+    def get(self, key: str) -> float:
+        return float(self.seconds.get(key, 0.0))
+
+
+class AlignedBlocks:
+    """Aligned features of every recording of a store against one reference, cached per reference."""
+
+    def __init__(self, work: Path, timings: Timings, cfg: AlignedConfig):
+        self.dir = work / "aligned"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.timings, self.cfg = timings, cfg
+
+    def get(self, store_key: str, seqs: list[np.ndarray], ref_key: str, ref: np.ndarray) -> tuple[np.ndarray, str]:
+        """(features (n, dim), timing key)."""
+        key = f"aligned/{store_key}/{ref_key}"
+        path = self.dir / f"{store_key}__{ref_key}.npy"
+
+        def compute():
+            if path.is_file():
+                return np.load(path, allow_pickle=False)
+            X = PassageFeaturizer(self.cfg, [ref]).transform(seqs, progress=True)[0]
+            np.save(path, X)
+            return X
+        return self.timings.run(key, compute), key
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+
+    with warnings.catch_warnings():  # a fold can miss a small class: balanced accuracy is still defined
+        warnings.simplefilter("ignore")
+        return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def bootstrap_std(y_true: np.ndarray, y_pred: np.ndarray, seed: int = 0) -> float:
+    """Std of balanced accuracy over resamples of the test set, stratified by class: each class's
+    recall is the hit rate of its resampled rows, and balanced accuracy their mean (vectorised)."""
+    rng = np.random.default_rng(seed)
+    hits = np.asarray(y_true) == np.asarray(y_pred)
+    recalls = [rng.choice(hits[y_true == c], (N_BOOT, int((y_true == c).sum()))).mean(1) for c in np.unique(y_true)]
+    return float(np.mean(recalls, axis=0).std())
+
+
+def logreg_predict(X_train, y_train, X_test, seed: int = 0) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=MAX_ITER,
+                                                               random_state=seed))
+    return model.fit(X_train, y_train).predict(X_test)
+
+
+def recording_vectors(name: str, store: FeatureStore, timings: Timings) -> tuple[np.ndarray, str]:
+    from accent.embeddings import recording_embeddings
+
+    key = f"{name}/{store.root.name}"
+    _, X = timings.run(key, lambda: recording_embeddings(name, store, progress=True))
+    return X, key
+
+
+def scratch_info(features: Path, seed: int, per_class) -> dict:
+    return {"backbone": None, "source": None, "features": str(features), "seed": seed, "per_class": per_class,
+            "train_fraction": None, "folds": None, "fold": None}
+
+
+# -- within-corpus -----------------------------------------------------------------------------------
+
+def within_corpus(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, cfg: AlignedConfig) -> dict:
+    """method -> {"scores": per-fold balanced accuracy, "seconds": compute time}."""
+    idx = dev.index
+    y = idx["label"].to_numpy()
+    folds = speaker_kfold(idx, args.folds, seed=0).to_numpy()
+    seqs = store_sequences(dev, cfg=cfg)
+    blocks = AlignedBlocks(args.work, timings, cfg)
+    results = {}
+
+    def aligned(ref_for_fold, name):
+        fit_s, keys, scores = 0.0, set(), []
+        for k in range(args.folds):
+            train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+            feats = []
+            for ref_key, ref in ref_for_fold(train):
+                X, tkey = blocks.get(dev.root.name, seqs, ref_key, ref)
+                feats.append(X)
+                keys.add(tkey)
+            start = time.perf_counter()
+            clf = AlignedClassifier(cfg).fit([X[train] for X in feats], y[train])
+            scores.append(balanced_accuracy(y[test], clf.predict([X[test] for X in feats])))
+            fit_s += time.perf_counter() - start
+        results[name] = {"scores": scores, "seconds": fit_s + sum(timings.get(t) for t in keys)}
+
+    def training_refs(train):
+        picks = train[select_references([len(seqs[i]) for i in train], y[train], cfg.reference_quantiles)]
+        return [(f"{dev.root.name}-{idx['utt_id'].iloc[i]}", seqs[i]) for i in picks]
+
+    sample_seqs = store_sequences(samples, cfg=cfg)
+    sample_y = samples.index["label"].to_numpy()
+    outside = select_references([len(s) for s in sample_seqs], sample_y, cfg.reference_quantiles)
+    outside_refs = [(f"{samples.root.name}-{samples.index['utt_id'].iloc[i]}", sample_seqs[i]) for i in outside]
+
+    if "aligned" in args.methods:
+        aligned(training_refs, "aligned (references and NAP from the training folds)")
+        aligned(lambda train: outside_refs, "aligned, references from real-samples/saa (outside saa-8k)")
+    for name, title in (("baseline", "baseline (MFCC statistics + LR)"),
+                        ("resemblyzer", "frozen Resemblyzer + LR")):
+        if name not in args.methods:
+            continue
+        X, key = recording_vectors("mfcc" if name == "baseline" else name, dev, timings)
+        start = time.perf_counter()
+        ok = np.isfinite(X).all(axis=1)
+        scores = []
+        for k in range(args.folds):
+            train, test = ok & (folds != k), ok & (folds == k)
+            scores.append(balanced_accuracy(y[test], logreg_predict(X[train], y[train], X[test])))
+        results[title] = {"scores": scores, "seconds": timings.get(key) + time.perf_counter() - start}
+    if "scratch" in args.methods and args.scratch_epochs > 0:
+        from accent.transfer import run_transfer
+
+        out = args.work / "runs" / f"within_scratch_e{args.scratch_epochs}{'' if not args.limit else f'_first{args.limit}'}"
+        run = run_transfer(dev.root, "scratch", out, folds=args.folds, seed=0, preset=SCRATCH_PRESET,
+                           max_epochs=args.scratch_epochs, progress=True, resume=True)
+        results[f"scratch {SCRATCH_PRESET} (at most {args.scratch_epochs} epochs)"] = {
+            "scores": [f["test"] for f in run["fold_runs"]], "seconds": run["train_seconds"]}
+    return results
+
+
+# -- transfer ----------------------------------------------------------------------------------------
+
+def fixed_test(index: pd.DataFrame, sizes) -> np.ndarray:
+    """Boolean mask of the fixed test rows: per label, the speakers beyond max(sizes) (at least MIN_TEST)."""
+    rng = np.random.default_rng(TEST_SEED)
+    spk = speaker_labels(index)
+    test_speakers = []
+    for label in sorted(spk.unique()):
+        speakers = spk.index[spk == label].to_numpy()
+        speakers = speakers[rng.permutation(len(speakers))]
+        test_speakers.extend(speakers[:max(MIN_TEST, len(speakers) - max(sizes))])
+    return index["speaker"].isin(test_speakers).to_numpy()
+
+
+def training_rows(index: pd.DataFrame, pool: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` recordings per label from the pool rows, chosen by speaker with ``seed``."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in sorted(index["label"].iloc[pool].unique()):
+        rows = pool[(index["label"].iloc[pool] == label).to_numpy()]
+        speakers = index["speaker"].iloc[rows].unique()
+        speakers = speakers[rng.permutation(len(speakers))]
+        picked = rows[np.isin(index["speaker"].iloc[rows], speakers[:size])][:size]
+        chosen.extend(picked)
+    return np.sort(np.array(chosen))
+
+
+def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, cfg: AlignedConfig) -> dict:
+    """method -> size -> {"scores": per-seed, "boot": per-seed test sampling std, "seconds": per-seed}."""
+    idx = dev.index
+    y = idx["label"].to_numpy()
+    is_source = np.isin(y, SOURCE_FROM_DEV)
+    target = np.flatnonzero(~is_source)
+    tindex = idx.iloc[target].reset_index(drop=True)
+    ty = y[target]
+    test_mask = fixed_test(tindex, args.sizes)
+    test, pool = np.flatnonzero(test_mask), np.flatnonzero(~test_mask)
+    plan = {(size, seed): training_rows(tindex, pool, size, seed) for size in args.sizes for seed in args.seeds}
+    results: dict = {}
+
+    def record(name, size, seed, pred, seconds):
+        cell = results.setdefault(name, {}).setdefault(size, {"scores": [], "boot": [], "seconds": []})
+        cell["scores"].append(balanced_accuracy(ty[test], pred))
+        cell["boot"].append(bootstrap_std(ty[test], pred))
+        cell["seconds"].append(seconds)
+
+    if "aligned" in args.methods:
+        dev_seqs = store_sequences(dev, cfg=cfg)
+        sample_seqs = store_sequences(samples, cfg=cfg)
+        source_seqs = sample_seqs + [dev_seqs[i] for i in np.flatnonzero(is_source)]
+        source_y = np.concatenate([samples.index["label"].to_numpy(), y[is_source]])
+        source_keys = ([f"{samples.root.name}-{u}" for u in samples.index["utt_id"]]
+                       + [f"{dev.root.name}-{u}" for u in idx["utt_id"].iloc[np.flatnonzero(is_source)]])
+        picks = select_references([len(s) for s in source_seqs], source_y, cfg.reference_quantiles)
+        blocks = AlignedBlocks(args.work, timings, cfg)
+        dev_feats, src_feats, keys = [], [], []
+        for p in picks:
+            Xd, kd = blocks.get(dev.root.name, dev_seqs, source_keys[p], source_seqs[p])
+            Xs, ks = blocks.get(samples.root.name, sample_seqs, source_keys[p], source_seqs[p])
+            dev_feats.append(Xd)
+            src_feats.append(np.concatenate([Xs, Xd[is_source]]))
+            keys += [kd, ks]
+        start = time.perf_counter()
+        source_naps = [NAP(cfg.n_nap).fit(X, source_y) for X in src_feats]
+        source_s = sum(timings.get(k) for k in keys) + time.perf_counter() - start
+        target_feats = [X[target] for X in dev_feats]
+        variants = {"aligned (source references + source NAP)": lambda: source_naps,
+                    "aligned, source references, NAP from the target rows": lambda: None,
+                    "aligned, source references, no NAP": lambda: [identity_nap(X.shape[1]) for X in target_feats]}
+        for name, naps in variants.items():
+            for (size, seed), train in plan.items():
+                start = time.perf_counter()
+                clf = AlignedClassifier(cfg, naps(), seed=seed).fit([X[train] for X in target_feats], ty[train])
+                pred = clf.predict([X[test] for X in target_feats])
+                record(name, size, seed, pred, source_s + time.perf_counter() - start)
+        name = "aligned, no source: references and NAP from the target rows"
+        for (size, seed), train in plan.items():
+            target_seqs = [dev_seqs[i] for i in target]
+            refs = train[select_references([len(target_seqs[i]) for i in train], ty[train], cfg.reference_quantiles)]
+            feats, keys = [], []
+            for r in refs:
+                X, key = blocks.get(dev.root.name, dev_seqs, f"{dev.root.name}-{tindex['utt_id'].iloc[r]}",
+                                    target_seqs[r])
+                feats.append(X[target])
+                keys.append(key)
+            start = time.perf_counter()
+            clf = AlignedClassifier(cfg, seed=seed).fit([X[train] for X in feats], ty[train])
+            pred = clf.predict([X[test] for X in feats])
+            record(name, size, seed, pred, sum(timings.get(k) for k in keys) + time.perf_counter() - start)
+    for name, title in (("baseline", "baseline (MFCC statistics + LR)"),
+                        ("resemblyzer", "frozen Resemblyzer + LR")):
+        if name not in args.methods:
+            continue
+        X, key = recording_vectors("mfcc" if name == "baseline" else name, dev, timings)
+        X = X[target]
+        for (size, seed), train in plan.items():
+            start = time.perf_counter()
+            ok_train = train[np.isfinite(X[train]).all(axis=1)]
+            pred = logreg_predict(X[ok_train], ty[ok_train], np.nan_to_num(X[test]), seed)
+            record(title, size, seed, pred, timings.get(key) * len(target) / len(idx) + time.perf_counter() - start)
+    if "scratch" in args.methods and args.scratch_epochs > 0:
+        for (size, seed), train in plan.items():
+            pred, seconds = scratch_transfer(dev, target, tindex, train, test, size, seed, args)
+            record(f"scratch {SCRATCH_PRESET} (at most {args.scratch_epochs} epochs)", size, seed, pred, seconds)
+    return results
+
+
+def identity_nap(dim: int) -> NAP:
+    """A NAP that changes nothing (the classifier standardises anyway): the no-NAP ablation."""
+    return NAP(0, np.zeros(dim), np.ones(dim), np.zeros((dim, 0)))
+
+
+def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tuple[np.ndarray, float]:
+    """Our network from random weights on one training set: 15 % of its speakers (at least one per
+    language when it has two or more) are held out for early stopping, as `accent transfer` does."""
+    from accent.splits import speaker_disjoint_split
+    from accent.layout import finished_run
+    from accent.store import StoreView
+    from accent.transfer import run_single
+
+    out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{'' if not args.limit else f'_first{args.limit}'}" / f"n{size}_seed{seed}"
+    run = finished_run(out)
+    if run is None:
+        index = dev.index.copy()
+        index["split"] = "unused"
+        chosen = tindex.iloc[train]
+        split = speaker_disjoint_split(chosen, val_frac=0.15, test_frac=0.0, seed=seed).to_numpy()
+        index.loc[index.index[target[train]], "split"] = split
+        index.loc[index.index[target[test]], "split"] = "test"
+        run = run_single(StoreView(dev, index), "scratch", out, source_run=None, source=None, backbone="accent",
+                         classifier="logreg", seed=seed, preset=SCRATCH_PRESET, max_epochs=args.scratch_epochs,
+                         device=None, progress=True, resume=True, info=scratch_info(dev.root, seed, size))
+    preds = pd.read_csv(out / "predictions.csv", keep_default_na=False).set_index("utt_id")
+    pred = preds.loc[tindex["utt_id"].iloc[test], "pred"].to_numpy()
+    return pred, float(run["train_seconds"])
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+def within_table(results: dict, dev: FeatureStore, folds: int) -> str:
+    counts = dev.index["label"].value_counts()
+    lines = [f"Within-corpus: saa-8k, {len(dev.index)} recordings, {len(counts)} languages "
+             f"({', '.join(f'{k} {v}' for k, v in counts.items())}), speaker-disjoint {folds}-fold (seed 0); "
+             f"balanced accuracy, mean ± std over the folds; chance {1 / len(counts):.3f}.", "",
+             "| method | balanced accuracy | folds | compute s |", "|---|---:|---|---:|"]
+    for name, r in results.items():
+        s = np.array(r["scores"])
+        lines.append(f"| {name} | {s.mean():.3f} ± {s.std():.3f} | {' '.join(f'{v:.2f}' for v in s)} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def transfer_table(results: dict, sizes, seeds, n_test: int, n_labels: int) -> str:
+    lines = [f"Transfer: target = {n_labels} saa-8k languages unseen by the source, fixed test set of {n_test} "
+             f"recordings; mean ± std over seeds {', '.join(map(str, seeds))} of the training draw, "
+             f"[test sampling std by bootstrap]; chance {1 / n_labels:.3f}.", "",
+             "| method | " + " | ".join(f"{n} per class" for n in sizes) + " | compute s (per run, largest size) |",
+             "|---|" + "---:|" * len(sizes) + "---:|"]
+    for name, by_size in results.items():
+        cells = []
+        for n in sizes:
+            c = by_size[n]
+            s = np.array(c["scores"])
+            cells.append(f"{s.mean():.3f} ± {s.std():.3f} [{np.mean(c['boot']):.3f}]")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean(by_size[max(sizes)]['seconds']):.0f} |")
+    return "\n".join(lines)
+
+
+def figure(within: dict, trans: dict, sizes, path: Path) -> Path:
+    from accent.plots import SERIES_MARKERS, new_figure, save_figure
+
+    fig, (a, b) = new_figure(13, 4.8, ncols=2)
+    names = list(within)
+    means = [np.mean(within[n]["scores"]) for n in names]
+    stds = [np.std(within[n]["scores"]) for n in names]
+    a.barh(range(len(names)), means, xerr=stds, color="tab:blue", alpha=0.8)
+    a.set_yticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=7)
+    a.invert_yaxis()
+    a.axvline(1 / 9, color="grey", ls=":", label="chance")
+    a.set_xlabel("balanced accuracy (5-fold, ± fold std)")
+    a.set_title("within-corpus, saa-8k, 9 languages", fontsize=10)
+    a.legend(fontsize=8)
+    for i, (name, by_size) in enumerate(trans.items()):
+        m = [np.mean(by_size[n]["scores"]) for n in sizes]
+        s = [np.std(by_size[n]["scores"]) for n in sizes]
+        b.errorbar(sizes, m, yerr=s, marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], capsize=3, label=name)
+    b.axhline(1 / 6, color="grey", ls=":", label="chance")
+    b.set_xticks(list(sizes))
+    b.set_xlabel("target training recordings per language")
+    b.set_ylabel("balanced accuracy (± seed std)")
+    b.set_title("transfer to 6 unseen languages (fixed test set)", fontsize=10)
+    b.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, path)
+
+
+def write_docs(text: str, path: Path = DOCS) -> None:
+    """Replace the marked real-speech section of docs/benchmarks.md (append it the first time)."""
+    doc = path.read_text(encoding="utf-8")
+    block = f"{DOC_START}\n{text.rstrip()}\n{DOC_END}"
+    if DOC_START in doc and DOC_END in doc:
+        head, rest = doc.split(DOC_START, 1)
+        doc = head + block + rest.split(DOC_END, 1)[1]
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    write_text_atomic(path, doc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared real data folder")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cache folder (stores, features, runs)")
+    parser.add_argument("--methods", default="aligned,baseline,resemblyzer,scratch",
+                        help="comma-separated subset of aligned,baseline,resemblyzer,scratch")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="transfer training sizes per language")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="transfer training-draw seeds")
+    parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS)
+    parser.add_argument("--folds", type=int, default=FOLDS, help="within-corpus folds")
+    parser.add_argument("--references", type=int, default=3,
+                        help="how many of the recipe's reference quantiles (0.5, 0.2, 0.8) to use")
+    parser.add_argument("--limit", type=int, help="only the first N recordings per language (smoke test)")
+    parser.add_argument("--workers", type=int, default=2, help="featurize processes")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and the figure")
+    parser.add_argument("--figure", type=Path, default=FIGURE)
+    parser.add_argument("--docs", type=Path, default=DOCS, help="the markdown file whose real-speech section is replaced")
+    args = parser.parse_args(argv)
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.sizes = tuple(int(s) for s in args.sizes.split(","))
+    args.seeds = tuple(int(s) for s in args.seeds.split(","))
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = AlignedConfig()
+    cfg = replace(cfg, reference_quantiles=cfg.reference_quantiles[:args.references])
+    begin = time.perf_counter()
+    try:
+        args.work.mkdir(parents=True, exist_ok=True)
+        dev, samples = prepare_stores(args.shared, args.work, args.limit, args.workers)
+        timings = Timings(args.work / "timings.json")
+        within = within_corpus(dev, samples, args, timings, cfg)
+        trans = transfer(dev, samples, args, timings, cfg)
+    except AccentError as exc:
+        print(f"real_dev: error: {exc}", file=sys.stderr)
+        return 2
+    target = ~np.isin(dev.index["label"], SOURCE_FROM_DEV)
+    n_test = int(fixed_test(dev.index[target].reset_index(drop=True), args.sizes).sum())
+    text = "\n\n".join([within_table(within, dev, args.folds),
+                        transfer_table(trans, args.sizes, args.seeds, n_test, int(dev.index.loc[target, "label"].nunique()))])
+    print("\n" + text + f"\n\nwall time of this invocation: {time.perf_counter() - begin:.0f} s")
+    write_json_atomic(args.work / "results.json", {"within": within, "transfer": {
+        m: {str(n): c for n, c in v.items()} for m, v in trans.items()}}, default=float)
+    if args.write_docs:
+        path = figure(within, trans, args.sizes, args.figure)
+        machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores"
+        header = ("## Real speech (issue 14 development protocol)\n\n"
+                  f"```\nPYTHONPATH=$PWD .venv/bin/python benchmarks/real_dev.py --write-docs\n```\n\n"
+                  f"Measured {time.strftime('%Y-%m-%d')} on the {machine} CPU box (shared with other jobs, so the "
+                  "compute seconds are upper bounds). 8 kHz log-mels for every method. Figure: "
+                  f"`docs/figures/{path.name}`.\n\n![real-speech benchmark](figures/{path.name})\n")
+        write_docs(header + "\n" + text + "\n", args.docs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Smoke test of the real-speech development protocol on a tiny subset of the shared SAA data."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+HAVE_SHARED = (SHARED / "real-dev" / "saa-8k").is_dir() and (SHARED / "real-samples" / "saa").is_dir()
+
+
+def load_real_dev():
+    spec = importlib.util.spec_from_file_location("real_dev", REPO / "benchmarks" / "real_dev.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_section_is_replaced_not_repeated(tmp_path):
+    real_dev = load_real_dev()
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\ntext\n")
+    real_dev.write_docs("## Real speech\n\nfirst\n", doc)
+    real_dev.write_docs("## Real speech\n\nsecond\n", doc)
+    text = doc.read_text()
+    assert text.count(real_dev.DOC_START) == 1 and "second" in text and "first" not in text
+    assert text.startswith("# Benchmarks\n\n## Other\n\ntext\n")
+
+
+@pytest.mark.skipif(not HAVE_SHARED, reason="shared real data not available")
+def test_protocol_runs_on_a_tiny_subset(tmp_path, capsys):
+    real_dev = load_real_dev()
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n")
+    rc = real_dev.main(["--limit", "5", "--work", str(tmp_path / "work"), "--methods", "aligned,baseline",
+                        "--sizes", "1,2", "--seeds", "0", "--folds", "2", "--references", "1", "--write-docs", "--docs", str(docs),
+                        "--figure", str(tmp_path / "real_dev.png")])
+    assert rc == 0
+    results = json.loads((tmp_path / "work" / "results.json").read_text())
+    within, transfer = results["within"], results["transfer"]
+    assert any(name.startswith("aligned") for name in within) and any(name.startswith("baseline") for name in within)
+    for row in within.values():
+        assert len(row["scores"]) == 2 and all(0 <= s <= 1 for s in row["scores"])
+    assert set(next(iter(transfer.values()))) == {"1", "2"}
+    assert (tmp_path / "real_dev.png").stat().st_size > 0
+    text = docs.read_text()
+    assert "Within-corpus" in text and "| aligned (source references + source NAP) |" in text
+    assert "Within-corpus" in capsys.readouterr().out
