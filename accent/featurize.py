@@ -33,6 +33,7 @@ import pandas as pd
 
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
+from accent.executors import add_executor_options
 from accent.features import FeatureConfig, log_mel, preprocess
 from accent.corpora import add_corpus_options
 from accent.manifest import read_manifest, summarize
@@ -211,8 +212,12 @@ def _order_shards(stores: list[FeatureStore]) -> list[FeatureStore]:
     return [store for _, store in sorted(zip(parsed, stores), key=lambda pair: pair[0][0])]
 
 
-def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
-    """Join complete stores with the same config into ``out`` (frames copied, stats recomputed)."""
+def merge(shard_dirs: list[str | Path], out: str | Path, source: pd.DataFrame | None = None) -> dict:
+    """Join complete stores with the same config into ``out`` (frames copied, stats recomputed).
+
+    ``source``: the manifest the stores are consecutive blocks of, recorded as the merged store's
+    manifest, so that `accent featurize` of that manifest finds the store complete.
+    """
     out = Path(out)
     stores = _order_shards([FeatureStore.open(d) for d in shard_dirs])
     hashes = {s.meta["config_hash"] for s in stores}
@@ -251,10 +256,81 @@ def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
     journal += [{"utt_id": e["utt_id"], "path": e["path"], "error": e["reason"]} for e in errors.to_dict("records")]
     (out / JOURNAL_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in journal), encoding="utf-8")
     sources = {s.meta.get("manifest_hash") for s in stores}
-    source = sources.pop() if len(sources) == 1 else None
-    extra = {"manifest_hash": source, "rows_hash": source, "shard": None,
+    source_hash = manifest_hash(source) if source is not None else sources.pop() if len(sources) == 1 else None
+    extra = {"manifest_hash": source_hash, "rows_hash": source_hash, "shard": None,
              "merged_from": [str(s.root) for s in stores]}
     return write_store_files(out, cfg, index, errors, end, extra)
+
+
+# -- sharded, on any executor -------------------------------------------------------------------
+
+SHARDS_DIR = "shards"
+
+
+def _featurize_shard(rows: pd.DataFrame, shard_dir: str, cfg: FeatureConfig) -> str:
+    """Worker task: one shard's rows into their own store (resuming one left half done)."""
+    try:
+        featurize(rows, shard_dir, cfg, workers=1, progress=False)
+    except AccentError:
+        meta = read_store_json(Path(shard_dir))
+        if not (meta and meta.get("complete")):  # "all clips skipped" is fine for one shard
+            raise
+    return shard_dir
+
+
+def _shard_complete(shard_dir: Path, rows: pd.DataFrame) -> bool:
+    meta = read_store_json(shard_dir) if shard_dir.is_dir() else None
+    return bool(meta and meta.get("complete") and meta.get("rows_hash") == manifest_hash(rows))
+
+
+def featurize_sharded(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None = None, *,
+                      executor, n_shards: int | None = None, progress: bool = True) -> FeaturizeResult:
+    """:func:`featurize` through any executor (``submit``/``result``), e.g. a Dask client.
+
+    The manifest is cut into contiguous blocks; each block becomes its own store (with journal)
+    in ``out/shards/<manifest hash>-<n>/<i>``, written by whichever worker runs it; the blocks are
+    then merged in order into ``out``, which therefore holds the same frames, index, errors and
+    statistics as a single :func:`featurize` run. Finished shards are reused on rerun; the shard
+    folder is removed once the merge is complete. Every worker must see ``out`` (a shared
+    filesystem when workers are on other machines).
+    """
+    from accent.executors import Shard, count_lines, n_workers, run_shards, shard_count
+
+    cfg = cfg or FeatureConfig()
+    out = Path(out)
+    dup = manifest["utt_id"].duplicated()
+    if dup.any():
+        raise AccentError(f"manifest has duplicate utt_id {manifest.loc[dup, 'utt_id'].iloc[0]!r}: each clip needs a unique id")
+    if len(manifest) == 0:
+        raise AccentError("the manifest has no rows: nothing to featurize")
+    previous = read_store_json(out) if out.is_dir() else None
+    if previous is not None and previous.get("config_hash") != cfg.hash():
+        raise AccentError(f"{out} holds features with another config (hash {previous.get('config_hash')}, "
+                          f"now {cfg.hash()}): choose a new --out folder so the two are never mixed")
+    source_hash = manifest_hash(manifest)
+    if previous and previous.get("complete") and previous.get("rows_hash") == source_hash:
+        return FeaturizeResult(out, len(manifest), len(manifest), 0, True, previous)
+
+    n = shard_count(len(manifest), n_workers(executor), n_shards)
+    folder = out / SHARDS_DIR / f"{source_hash}-{n}"
+    blocks = [shard_rows(manifest, (i, n)) for i in range(n)]
+    shards = [Shard(f"{i}/{n}", (rows, str(folder / f"{i:05d}"), cfg), len(rows)) for i, rows in enumerate(blocks)]
+    dirs = {s.key: Path(s.args[1]) for s in shards}
+    reused = run_shards(executor, _featurize_shard, shards,
+                        is_done=lambda s: _shard_complete(dirs[s.key], s.args[0]),
+                        progress_of=lambda s: count_lines(dirs[s.key] / JOURNAL_FILE),
+                        desc="featurize", progress=progress)
+    meta = merge([dirs[s.key] for s in shards], out, source=manifest)
+    import shutil
+
+    shutil.rmtree(out / SHARDS_DIR, ignore_errors=True)
+    n_reused = sum(s.size for s in shards if s.submissions == 0)
+    result = FeaturizeResult(out, len(manifest), n_reused, len(manifest) - n_reused, False, meta)
+    if meta["n_utts"] == 0:
+        raise AccentError(f"nothing featurized: all {len(manifest)} clip(s) were skipped; reasons in {out / ERRORS_FILE}")
+    if progress:
+        print(f"featurize: {n} shards, {reused} reused from an earlier run", file=sys.stderr)
+    return result
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -277,8 +353,20 @@ def run_featurize(args) -> int:
     cfg = FeatureConfig.from_file(args.config)
     if args.workers is not None and args.workers < 1:
         raise AccentError(f"--workers {args.workers}: need at least 1")
-    result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
-                       shard=parse_shard(args.shard), progress=not args.quiet)
+    if args.executor == "processes" and not args.n_shards:  # today's path: one pool, one store
+        if args.scheduler:
+            raise AccentError("--scheduler is for --executor dask")
+        result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
+                           shard=parse_shard(args.shard), progress=not args.quiet)
+    else:
+        from accent.executors import open_executor
+
+        if args.shard:
+            raise AccentError("--shard i/n is manual sharding; with --executor dask the shards are made for you")
+        manifest = _manifest_from_args(args)
+        with open_executor(args.executor, args.scheduler, args.workers) as executor:
+            result = featurize_sharded(manifest, args.out, cfg, executor=executor, n_shards=args.n_shards,
+                                       progress=not args.quiet)
     print(result.summary())
     return 0
 
@@ -303,6 +391,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--config", help="JSON file of FeatureConfig overrides, e.g. {\"sample_rate\": 8000}")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
     p.add_argument("--shard", help="i/n: featurize only the i-th of n contiguous blocks of rows (then `accent merge`)")
+    add_executor_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_featurize)
 
