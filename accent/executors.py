@@ -45,15 +45,18 @@ class ProcessExecutor:
     ``concurrent.futures.ProcessPoolExecutor`` is broken for good once one of its processes is
     killed: every pending future fails and every later ``submit`` raises. Shards are resumable, so
     the right response is a new pool and a resubmission, which this wrapper makes possible.
-    Workers are forked (instant start, torch already imported), as in ``accent featurize``'s pool.
+    Workers are forked by default (instant start, torch already imported), as in ``accent
+    featurize``'s pool; ``start_method="spawn"`` for a parent that has already run torch code
+    (loaded a backbone), where fork could inherit a locked thread pool.
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, start_method: str = "fork"):
         self.workers = workers
+        self.start_method = start_method
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.start_method))
 
     def submit(self, fn, *args):
         try:
@@ -128,14 +131,15 @@ class DaskExecutor:
 
 
 @contextmanager
-def open_executor(kind: str, scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+def open_executor(kind: str, scheduler: str | None = None, workers: int | None = None,
+                  start_method: str = "fork") -> Iterator[Any]:
     """The executor named on the command line, shut down on exit."""
     if kind == "processes":
         if scheduler:
             raise AccentError("--scheduler is for --executor dask; with processes use --workers N")
         import os
 
-        executor = ProcessExecutor(max(1, workers or os.cpu_count() or 1))
+        executor = ProcessExecutor(max(1, workers or os.cpu_count() or 1), start_method)
     elif kind == "dask":
         if not scheduler:
             raise AccentError("--executor dask needs --scheduler tcp://HOST:PORT, a scheduler file, or local:N")

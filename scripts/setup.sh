@@ -35,7 +35,7 @@ install() {
   fi
 }
 install "$TORCH_PIN" "$TORCHAUDIO_PIN"
-install -e ".[test,backbones]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
+install -e ".[test,backbones,dask]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
 rm -f .venv/.setup-*
 touch "$stamp"
 echo "setup: done"

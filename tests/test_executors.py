@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -15,8 +17,11 @@ import pytest
 import soundfile as sf
 
 from accent import cli
-from accent.errors import AccentError
-from accent.executors import ProcessExecutor
+from accent.backbones import Backbone, get_backbone
+from accent.embed import fill_cache
+from accent.embeddings import CACHE_DIR, PENDING, EmbeddingCache, _source, recording_embeddings
+from accent.errors import AccentError, AudioError
+from accent.executors import ProcessExecutor, open_executor
 from accent.featurize import SHARDS_DIR, featurize, featurize_sharded
 from accent.manifest import read_manifest
 from accent.store import FeatureStore
@@ -146,42 +151,121 @@ def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def test_dask_local_cluster_gives_the_same_store(tmp_path, reference):
+@pytest.fixture(scope="module")
+def dask_local2():
+    """One LocalCluster of two single-threaded worker processes for all Dask tests (start-up costs seconds)."""
     _dask_or_skip()
+    with open_executor("dask", "local:2") as executor:
+        yield executor
+
+
+def test_dask_cli_on_a_running_scheduler_gives_the_same_store(tmp_path, reference, dask_local2):
     manifest_path, single = reference
-    run = subprocess.run([sys.executable, "-m", "accent", "featurize", "--manifest", str(manifest_path),
-                          "--out", str(tmp_path / "dask"), "--executor", "dask", "--scheduler", "local:2"],
-                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
+    address = dask_local2.client.scheduler.address  # tcp://127.0.0.1:PORT, as for a cluster
+    assert cli.main(["featurize", "--manifest", str(manifest_path), "--out", str(tmp_path / "dask"),
+                     "--executor", "dask", "--scheduler", address, "--quiet"]) == 0
     _same_store(single, tmp_path / "dask")
 
 
-def test_dask_worker_killed_mid_run_still_gives_the_same_store(tmp_path, noisy_clips):
-    _dask_or_skip()
+def test_dask_worker_killed_mid_run_still_gives_the_same_store(tmp_path, noisy_clips, dask_local2):
+    """One of the two worker processes is SIGKILLed once the first shards are finished: its nanny
+    restarts it, the lost shard runs again (resuming its journal), the store equals the default path's."""
     import psutil
 
-    manifest_path = _manifest(tmp_path, noisy_clips, 60)
-    featurize(read_manifest(manifest_path), tmp_path / "single", workers=2, progress=False)
+    manifest = read_manifest(_manifest(tmp_path, noisy_clips, 36))
+    featurize(manifest, tmp_path / "single", workers=2, progress=False)
     out = tmp_path / "dask"
-    proc = subprocess.Popen([sys.executable, "-m", "accent", "featurize", "--manifest", str(manifest_path),
-                             "--out", str(out), "--executor", "dask", "--scheduler", "local:2", "--shards", "12"],
-                            cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=featurize_sharded(
+        manifest, out, executor=dask_local2, n_shards=12, progress=False)))
+    thread.start()
     killed = None
     deadline = time.monotonic() + 90
-    while killed is None and time.monotonic() < deadline and proc.poll() is None:
-        done = [p for p in out.glob(f"{SHARDS_DIR}/*/*/store.json") if '"complete": true' in p.read_text()]
-        if done:  # work is under way: kill one worker process (the nanny in the driver restarts it)
-            workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
-                       if "spawn_main" in " ".join(c.cmdline())]
+    while killed is None and time.monotonic() < deadline and thread.is_alive():
+        if any('"complete": true' in p.read_text() for p in out.glob(f"{SHARDS_DIR}/*/*/store.json")):
+            workers = [c for c in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
             if workers:
                 killed = workers[0].pid
                 os.kill(killed, signal.SIGKILL)
-        time.sleep(0.02)
-    stdout, stderr = proc.communicate(timeout=120)
+        time.sleep(0.01)
+    thread.join(timeout=120)
     assert killed is not None, "the run finished before a worker could be killed"
-    if proc.returncode != 0:  # the scheduler gave up on the shard: the rerun reuses what is finished
-        rerun = subprocess.run([sys.executable, "-m", "accent", "featurize", "--manifest", str(manifest_path),
-                                "--out", str(out), "--executor", "dask", "--scheduler", "local:2", "--shards", "12"],
-                               cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
-        assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "result" in outcome, "featurize_sharded did not finish"
     _same_store(tmp_path / "single", out)
+    assert not (out / SHARDS_DIR).exists()
+
+
+# -- embeddings ----------------------------------------------------------------------------------
+
+class WaveStats(Backbone):
+    """A deterministic numpy 'backbone': statistics of the decoded waveform."""
+
+    name = "wavestats"
+    sample_rate = 16000
+    dim = 4
+    fingerprint = "wavestats-v1"
+
+    def embed_waveform(self, wave):
+        if wave.size < 8000:
+            raise AudioError("wavestats: shorter than 0.5 s")
+        return np.array([wave.size, np.abs(wave).mean(), wave.std(), np.abs(np.diff(wave)).mean()], np.float32)
+
+
+@pytest.fixture(scope="module")
+def speech_featdir(tmp_path_factory) -> Path:
+    """A store of five espeak-ng sentences, one of whose audio files has since vanished (it fails)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    root = tmp_path_factory.mktemp("speech")
+    texts = ["Please call Stella.", "Ask her to bring these things with her.", "Six spoons of fresh snow peas.",
+             "Five thick slabs of blue cheese.", "We also need a small plastic snake."]
+    rows = []
+    for k, text in enumerate(texts):
+        path = root / f"s{k}.wav"
+        subprocess.run(["espeak-ng", "-v", ["en", "en-us", "de"][k % 3], "-w", str(path), text], check=True,
+                       capture_output=True)
+        rows.append({"utt_id": f"s{k}", "path": str(path), "speaker": f"spk{k}", "label": "ab"[k % 2],
+                     "split": "train"})
+    featurize(pd.DataFrame(rows), root / "feats", workers=1, progress=False)
+    (root / "s3.wav").unlink()
+    return root / "feats"
+
+
+@pytest.fixture
+def speech_store(tmp_path, speech_featdir) -> Path:
+    store = tmp_path / "feats"
+    shutil.copytree(speech_featdir, store)
+    return store
+
+
+def _cache_vectors(store: Path, spec) -> np.ndarray:
+    """The cached vectors, asserting that reading them computes nothing new."""
+    cache = EmbeddingCache.for_store(FeatureStore.open(store), _source(spec, FeatureStore.open(store)))
+    assert (cache.status != PENDING).all()
+    return cache.X
+
+
+def test_embeddings_through_dask_equal_local_ones(tmp_path, speech_store, dask_local2):
+    local = tmp_path / "local"
+    shutil.copytree(speech_store, local)
+    with pytest.warns(UserWarning, match="1 recording"):
+        _, X_local = recording_embeddings(WaveStats(), local, progress=False)
+    assert np.isnan(X_local[3]).all() and np.isfinite(np.delete(X_local, 3, axis=0)).all()
+    counts = fill_cache(WaveStats(), speech_store, dask_local2, n_shards=3, progress=False)
+    assert counts["embedded"] == len(X_local) and counts["failed"] == 1
+    assert np.array_equal(_cache_vectors(speech_store, WaveStats()), X_local, equal_nan=True)
+    assert not (speech_store / CACHE_DIR / "shards").exists() or not any((speech_store / CACHE_DIR / "shards").rglob("*.npz"))
+
+
+def test_embed_cli_with_a_real_backbone_on_dask(tmp_path, speech_store, dask_local2):
+    try:
+        get_backbone("resemblyzer")
+    except AccentError as exc:
+        pytest.skip(f"resemblyzer unavailable: {exc}")
+    local = tmp_path / "local"
+    shutil.copytree(speech_store, local)
+    assert cli.main(["embed", "--features", str(local), "--backbone", "resemblyzer", "--quiet"]) == 0
+    assert cli.main(["embed", "--features", str(speech_store), "--backbone", "mfcc+resemblyzer",
+                     "--executor", "dask", "--scheduler", dask_local2.client.scheduler.address, "--quiet"]) == 0
+    np.testing.assert_allclose(_cache_vectors(speech_store, "resemblyzer"), _cache_vectors(local, "resemblyzer"),
+                               rtol=0, atol=1e-5)
