@@ -562,7 +562,7 @@ def train_network(model: AccentNet, store, data: SplitData, cfg: TrainConfig, ou
     """fit + score val/test + write the run directory (rank 0). Shared by pretrain, finetune and scratch."""
     out.mkdir(parents=True, exist_ok=True)
     fit_result = fit(model, store, data, cfg, out, resume=resume, progress=progress, description=mode)
-    rank, _ = _world()
+    rank, world = _world()
     n_frames = crop_frames(cfg.crop_s, store.config)
     rows = np.concatenate([data.val, data.test])
     probs = softmax_rows(recording_outputs(model, store, rows, n_frames, torch.device("cpu")))
@@ -571,7 +571,8 @@ def train_network(model: AccentNet, store, data: SplitData, cfg: TrainConfig, ou
     run_json = {**run_info, "mode": mode, "labels": data.labels, "best_epoch": fit_result["best_epoch"],
                 "epochs_run": fit_result["epochs_run"], "history": fit_result["history"], "metrics": metrics,
                 "train_seconds": fit_result["train_seconds"], "train_config": asdict(cfg),
-                "model_config": model.config, **training_data_summary(store.index, data.train)}
+                "model_config": model.config, "world_size": world,
+                **training_data_summary(store.index, data.train)}
     if rank == 0:
         write_run(out, network_checkpoint(model, mode, data.labels, store.config, cfg, metrics, fit_result, n_frames),
                   run_json, table)
@@ -612,6 +613,8 @@ def pretrain(features, out, *, preset: str = DEFAULT_PRESET, crop_s: float = 3.0
 def _run_cli(args) -> int:
     result = pretrain(args.features, args.out, preset=args.preset, crop_s=args.crop_s, max_epochs=args.max_epochs,
                       seed=args.seed, resume=args.resume, device=args.device, compile=args.compile)
+    if _world()[0] != 0:  # torchrun: rank 0 wrote the run and reports it
+        return 0
     test = result["metrics"]["test"]
     print(f"pretrained {result['preset']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
           f"{result['epochs_run']}, test balanced accuracy {test['balanced_accuracy']:.3f} "
