@@ -130,6 +130,40 @@ def log_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         return torch.log(spec + LOG_FLOOR).T.contiguous().numpy()
 
 
+@lru_cache(maxsize=8)
+def _mel_on(cfg: FeatureConfig, device: str):
+    return _mel_transform(cfg) if device == "cpu" else _mel_transform(cfg).to(device)
+
+
+def log_mel_batch(waves: list[np.ndarray], cfg: FeatureConfig, device: str = "cpu") -> list[np.ndarray]:
+    """:func:`log_mel` of several clips in one batched call on ``device`` (a GPU, or the CPU).
+
+    Each clip gets the reflect padding ``center=True`` would give it, then zeros up to the longest
+    clip; the transform runs with ``center=False`` and each clip keeps its own ``1 + len // hop``
+    frames, so every frame sees exactly the samples it sees in :func:`log_mel` (the zeros only
+    reach frames that are cut off). Results are float32 numpy arrays, (n_frames, n_mels) each.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not waves:
+        return []
+    pad = cfg.n_fft // 2
+    n_frames = [1 + len(w) // cfg.hop_length for w in waves]
+    longest = max(len(w) for w in waves) + 2 * pad
+    batch = torch.zeros(len(waves), longest, dtype=torch.float32)
+    for k, wave in enumerate(waves):
+        x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+        batch[k, :len(wave) + 2 * pad] = F.pad(x[None, None], (pad, pad), mode="reflect")[0, 0]
+    transform = _mel_on(cfg, device)
+    with torch.no_grad():
+        stft = torch.stft(batch.to(device), n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                          window=transform.spectrogram.window, center=False, return_complex=True)
+        mel = transform.mel_scale(stft.abs().pow(2.0))
+        logmel = torch.log(mel + LOG_FLOOR).transpose(1, 2).float().cpu().numpy()
+    return [logmel[k, :n] for k, n in enumerate(n_frames)]
+
+
 @lru_cache(maxsize=4)
 def _dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
     """Orthonormal DCT-II, (n_mels, n_mfcc): MFCCs are log-mel frames times this matrix."""

@@ -34,7 +34,7 @@ import pandas as pd
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
 from accent.executors import add_executor_options
-from accent.features import FeatureConfig, log_mel, preprocess
+from accent.features import FeatureConfig, log_mel, log_mel_batch, preprocess
 from accent.corpora import add_corpus_options
 from accent.manifest import read_manifest, summarize
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
@@ -44,15 +44,14 @@ SILENT_RMS = 1e-4          # -80 dBFS: below this a decoded clip is treated as s
 COMMIT_EVERY_CLIPS = 64    # journal commits (two fsyncs) at most this many clips apart...
 COMMIT_EVERY_S = 2.0       # ...or this many seconds apart, whichever comes first
 CHUNKSIZE = 2              # clips per task sent to a worker: small keeps slow clips from bunching
+BATCH_SAMPLES = 16000 * 600  # --device: log-mels of up to 10 minutes of 16 kHz audio per batch
 
 
 # -- one clip ------------------------------------------------------------------------------------
 
-def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
-    """Log-mel frames (float16, (n, n_mels)) and decoded duration of one clip; AudioError if unusable.
-
-    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr), cfg), cfg)``.
-    """
+def prepare_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
+    """The waveform the log-mels are computed from (decoded, trimmed, normalised) and the decoded
+    duration; AudioError if the clip is unusable (silent, or too short after trimming)."""
     wave = load_audio(path, cfg.sample_rate)
     duration_s = len(wave) / cfg.sample_rate
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
@@ -62,6 +61,15 @@ def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, fl
     kept_s = len(wave) / cfg.sample_rate
     if kept_s < cfg.min_duration_s:
         raise AudioError(f"too short: {kept_s:.2f} s of sound after trimming, minimum {cfg.min_duration_s} s")
+    return wave, duration_s
+
+
+def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
+    """Log-mel frames (float16, (n, n_mels)) and decoded duration of one clip; AudioError if unusable.
+
+    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr), cfg), cfg)``.
+    """
+    wave, duration_s = prepare_clip(path, cfg)
     return log_mel(wave, cfg).astype(DTYPE), duration_s
 
 
@@ -77,11 +85,12 @@ def _init_worker(cfg: FeatureConfig) -> None:
     _WORKER_CFG = cfg
 
 
-def _work(item: tuple[str, str]) -> tuple[str, str, np.ndarray | None, float | str]:
-    """Worker task: (utt_id, path, frames, duration_s) or (utt_id, path, None, reason)."""
+def _work(item: tuple[str, str], prepare_only: bool = False) -> tuple[str, str, np.ndarray | None, float | str]:
+    """Worker task: (utt_id, path, frames, duration_s) or (utt_id, path, None, reason); with
+    ``prepare_only`` the waveform instead of the frames (the parent computes the log-mels in batches)."""
     utt_id, path = item
     try:
-        frames, duration_s = featurize_clip(path, _WORKER_CFG)
+        frames, duration_s = (prepare_clip if prepare_only else featurize_clip)(path, _WORKER_CFG)
         return utt_id, path, frames, duration_s
     except AudioError as exc:  # errors.csv has a path column: keep only what is wrong
         return utt_id, path, None, str(exc).removeprefix(f"{path}: ")
@@ -89,17 +98,62 @@ def _work(item: tuple[str, str]) -> tuple[str, str, np.ndarray | None, float | s
         return utt_id, path, None, f"{type(exc).__name__}: {exc}"
 
 
-def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int):
+def _work_prepare(item: tuple[str, str]):
+    return _work(item, prepare_only=True)
+
+
+def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prepare_only: bool = False):
     """Results in the order of ``todo``, from a process pool (or in-process for one worker)."""
+    task = _work_prepare if prepare_only else _work
     if workers <= 1 or len(todo) <= 1:
         _init_worker(cfg)
-        yield from map(_work, todo)
+        yield from map(task, todo)
         return
     # fork starts workers instantly with torch already imported; torch re-initialises its thread
     # pools in the child, and each worker pins itself to one thread anyway.
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
-        yield from pool.imap(_work, todo, chunksize=CHUNKSIZE)
+        yield from pool.imap(task, todo, chunksize=CHUNKSIZE)
+
+
+def _batched_log_mels(results, cfg: FeatureConfig, device: str, max_samples: int | None = None):
+    """Turn prepared waveforms into log-mel frames in batches on ``device``, keeping the order.
+
+    A batch is padded to its longest clip, so it closes before (clips x longest) would pass
+    ``max_samples``: memory on host and device stays bounded whatever the mix of lengths. Skipped
+    clips pass through in their place.
+    """
+    max_samples = max_samples or BATCH_SAMPLES
+    pending, n_waves, longest = [], 0, 0
+
+    def flush():
+        waves = [r[2] for r in pending if r[2] is not None]
+        frames = iter(log_mel_batch(waves, cfg, device))
+        for utt_id, path, wave, info in pending:
+            yield utt_id, path, (next(frames).astype(DTYPE) if wave is not None else None), info
+        pending.clear()
+
+    for result in results:
+        wave = result[2]
+        if wave is not None and n_waves and (n_waves + 1) * max(longest, len(wave)) > max_samples:
+            yield from flush()
+            n_waves, longest = 0, 0
+        pending.append(result)
+        if wave is not None:
+            n_waves, longest = n_waves + 1, max(longest, len(wave))
+    yield from flush()
+
+
+def _check_device(device: str) -> str:
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise AccentError(f"--device {device}: no CUDA GPU is visible; use --device cpu or leave it out")
+        return device
+    raise AccentError(f"--device {device!r}: use cuda, cuda:N or cpu")
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -144,8 +198,14 @@ def shard_rows(df: pd.DataFrame, shard: tuple[int, int] | None) -> pd.DataFrame:
 
 def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None = None, *,
               workers: int | None = None, shard: tuple[int, int] | None = None,
-              progress: bool = True) -> FeaturizeResult:
-    """Featurize the manifest's clips into the store ``out``; resume or extend one already there."""
+              progress: bool = True, device: str | None = None) -> FeaturizeResult:
+    """Featurize the manifest's clips into the store ``out``; resume or extend one already there.
+
+    ``device`` (``cuda``, ``cuda:1``, ``cpu``): the workers only decode and prepare waveforms and this
+    process computes the log-mels in batches there (:func:`_batched_log_mels`); None (default): each
+    worker computes its clips' log-mels itself. Both give the same features (float16 tolerance on
+    a GPU, identical on the CPU).
+    """
     cfg = cfg or FeatureConfig()
     out = Path(out)
     dup = manifest["utt_id"].duplicated()
@@ -171,7 +231,10 @@ def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None
                disable=not progress, dynamic_ncols=True)
     last_commit, since_commit = time.monotonic(), 0
     try:
-        for utt_id, path, frames, info in _results(todo, cfg, workers):
+        results = _results(todo, cfg, workers, prepare_only=device is not None)
+        if device is not None:
+            results = _batched_log_mels(results, cfg, _check_device(device))
+        for utt_id, path, frames, info in results:
             if frames is None:
                 writer.skip(utt_id, path, info)
             else:
@@ -357,12 +420,14 @@ def run_featurize(args) -> int:
         if args.scheduler:
             raise AccentError("--scheduler is for --executor dask")
         result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
-                           shard=parse_shard(args.shard), progress=not args.quiet)
+                           shard=parse_shard(args.shard), progress=not args.quiet, device=args.device)
     else:
         from accent.executors import open_executor
 
         if args.shard:
             raise AccentError("--shard i/n is manual sharding; with --executor dask the shards are made for you")
+        if args.device:
+            raise AccentError("--device batches log-mels in one process; it is not combined with --executor dask")
         manifest = _manifest_from_args(args)
         with open_executor(args.executor, args.scheduler, args.workers) as executor:
             result = featurize_sharded(manifest, args.out, cfg, executor=executor, n_shards=args.n_shards,
@@ -392,6 +457,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
     p.add_argument("--shard", help="i/n: featurize only the i-th of n contiguous blocks of rows (then `accent merge`)")
     add_executor_options(p)
+    p.add_argument("--device", help="cuda (or cpu): workers only decode; this process computes the log-mels in "
+                                    "batches on that device (default: each worker computes its own on the CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_featurize)
 

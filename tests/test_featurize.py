@@ -323,3 +323,36 @@ def test_corpus_option_takes_the_manifest_options(tmp_path, clips, capsys):
     index = FeatureStore.open(out).index
     assert set(index["label"]) == {"us"} and len(index) == 3
     assert "dropped      2  class not in --classes" in capsys.readouterr().out
+
+
+# -- batched log-mels (--device) -------------------------------------------------------------------
+
+def test_batched_log_mels_on_the_cpu_give_the_same_store(tmp_path, clips):
+    """--device cpu runs the GPU code path (workers decode, this process batches the log-mels)."""
+    import accent.featurize as F
+
+    paths = sorted(clips.values()) + [tmp_path / "missing.wav"]
+    manifest = _manifest(tmp_path, paths)
+    featurize(manifest, tmp_path / "default", workers=2, progress=False)
+    # small batches, so clips of different lengths share a padded batch and batches close mid-run
+    original = F.BATCH_SAMPLES
+    F.BATCH_SAMPLES = 16000 * 8
+    try:
+        featurize(manifest, tmp_path / "batched", workers=2, progress=False, device="cpu")
+    finally:
+        F.BATCH_SAMPLES = original
+    _same_store(tmp_path / "default", tmp_path / "batched")
+    assert cli.main(["featurize", "--manifest", str(tmp_path / "manifest.csv"), "--out", str(tmp_path / "x"),
+                     "--device", "tpu", "--quiet"]) == 2
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_log_mels_on_cuda_match_the_cpu_within_float16(tmp_path, clips):
+    manifest = _manifest(tmp_path, sorted(clips.values()))
+    featurize(manifest, tmp_path / "cpu", workers=2, progress=False)
+    featurize(manifest, tmp_path / "cuda", workers=2, progress=False, device="cuda")
+    a, b = FeatureStore.open(tmp_path / "cpu"), FeatureStore.open(tmp_path / "cuda")
+    assert a.index["n_frames"].tolist() == b.index["n_frames"].tolist()
+    for i in range(len(a)):
+        np.testing.assert_allclose(np.asarray(b.frames(i), np.float32), np.asarray(a.frames(i), np.float32),
+                                   rtol=0, atol=F16_TOL)
