@@ -111,10 +111,13 @@ def dask_client(address: str):
 
 
 class DaskExecutor:
-    """A ``distributed.Client`` seen through the interface :func:`run_shards` uses."""
+    """A ``distributed.Client`` seen through the interface :func:`run_shards` uses: every
+    submission a new task (a plain ``client.submit`` of the same arguments would return the cached
+    failed future), and a worker count from the scheduler."""
 
-    def __init__(self, address: str):
-        self.client = dask_client(address)
+    def __init__(self, address: str | None = None, client=None):
+        self.client = client if client is not None else dask_client(address)
+        self._owned = client is None
 
     def submit(self, fn, *args):
         # pure=False: a resubmitted shard is a new task, never the cached failure of the old one
@@ -124,10 +127,20 @@ class DaskExecutor:
         return max(1, sum(self.client.nthreads().values()))
 
     def shutdown(self) -> None:
+        if not self._owned:  # the caller's client: theirs to close
+            return
         cluster = getattr(self.client, "cluster", None)
         self.client.close()
         if cluster is not None:  # we started it (local:N)
             cluster.close()
+
+
+def as_executor(executor):
+    """A ``distributed.Client`` (e.g. of a dask-jobqueue ``SLURMCluster``) wrapped as a
+    :class:`DaskExecutor`; anything else with ``submit`` is used as it is."""
+    if type(executor).__name__ == "Client" and hasattr(executor, "scheduler_info"):
+        return DaskExecutor(client=executor)
+    return executor
 
 
 @contextmanager
@@ -154,7 +167,7 @@ def open_executor(kind: str, scheduler: str | None = None, workers: int | None =
 
 def n_workers(executor) -> int:
     """Workers behind an executor (1 when it cannot say)."""
-    counter = getattr(executor, "n_workers", None)
+    counter = getattr(as_executor(executor), "n_workers", None)
     if callable(counter):
         return counter()
     return max(1, getattr(executor, "_max_workers", 1))
@@ -201,6 +214,7 @@ def run_shards(executor, fn: Callable, shards: list[Shard], *, is_done: Callable
     """
     from tqdm import tqdm
 
+    executor = as_executor(executor)
     reused = [s for s in shards if is_done(s)]
     todo = [s for s in shards if not is_done(s)]
     total = sum(s.size for s in shards)

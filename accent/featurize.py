@@ -52,7 +52,7 @@ BATCH_SAMPLES = 16000 * 600  # --device: log-mels of up to 10 minutes of 16 kHz 
 def prepare_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
     """The waveform the log-mels are computed from (decoded, trimmed, normalised) and the decoded
     duration; AudioError if the clip is unusable (silent, or too short after trimming)."""
-    wave = load_audio(path, cfg.sample_rate)
+    wave = load_audio(path, cfg.sample_rate, cfg.resampler)
     duration_s = len(wave) / cfg.sample_rate
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
     if rms < SILENT_RMS:
@@ -67,7 +67,7 @@ def prepare_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, floa
 def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
     """Log-mel frames (float16, (n, n_mels)) and decoded duration of one clip; AudioError if unusable.
 
-    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr), cfg), cfg)``.
+    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr, resampler), cfg), cfg)``.
     """
     wave, duration_s = prepare_clip(path, cfg)
     return log_mel(wave, cfg).astype(DTYPE), duration_s

@@ -167,6 +167,15 @@ def test_dask_cli_on_a_running_scheduler_gives_the_same_store(tmp_path, referenc
     _same_store(single, tmp_path / "dask")
 
 
+def test_a_plain_dask_client_is_accepted(tmp_path, reference, dask_local2):
+    """What a dask-jobqueue user passes: their own Client (left open for them)."""
+    manifest_path, single = reference
+    client = dask_local2.client
+    featurize_sharded(read_manifest(manifest_path), tmp_path / "client", executor=client, progress=False)
+    _same_store(single, tmp_path / "client")
+    assert client.status == "running"
+
+
 def test_dask_worker_killed_mid_run_still_gives_the_same_store(tmp_path, noisy_clips, dask_local2):
     """One of the two worker processes is SIGKILLed once the first shards are finished: its nanny
     restarts it, the lost shard runs again (resuming its journal), the store equals the default path's."""

@@ -83,7 +83,7 @@ def test_every_format_rate_and_channel_count_matches_direct_computation(tmp_path
     assert result.meta["n_errors"] == 0 and len(store) == len(paths)
     cfg = store.config
     for i, row in store.index.iterrows():
-        direct = log_mel(preprocess(load_audio(row["path"], cfg.sample_rate), cfg), cfg)
+        direct = log_mel(preprocess(load_audio(row["path"], cfg.sample_rate, cfg.resampler), cfg), cfg)
         stored = store.frames(i)
         assert stored.dtype == np.float16 and stored.shape == direct.shape == (row["n_frames"], 64)
         np.testing.assert_allclose(stored.astype(np.float32), direct, atol=F16_TOL, rtol=F16_TOL)
@@ -356,3 +356,32 @@ def test_log_mels_on_cuda_match_the_cpu_within_float16(tmp_path, clips):
     for i in range(len(a)):
         np.testing.assert_allclose(np.asarray(b.frames(i), np.float32), np.asarray(a.frames(i), np.float32),
                                    rtol=0, atol=F16_TOL)
+
+
+# -- resampler setting ----------------------------------------------------------------------------
+
+def test_soxr_default_stays_within_tolerance_of_torchaudio_and_old_stores_keep_theirs(tmp_path, clips):
+    from accent.features import FeatureConfig, mel_frequencies_hz
+
+    paths = sorted(clips.values())
+    manifest = _manifest(tmp_path, paths)
+    featurize(manifest, tmp_path / "soxr", workers=2, progress=False)
+    (tmp_path / "ta.json").write_text(json.dumps({"resampler": "torchaudio"}))
+    featurize(manifest, tmp_path / "ta", FeatureConfig.from_file(tmp_path / "ta.json"), workers=2, progress=False)
+    a, b = FeatureStore.open(tmp_path / "soxr"), FeatureStore.open(tmp_path / "ta")
+    assert a.config.resampler == "soxr" and b.config.resampler == "torchaudio" and a.config.hash() != b.config.hash()
+    centres = mel_frequencies_hz(a.config)
+    for i, row in a.index.iterrows():
+        nyquist = sf.info(row["path"]).samplerate / 2
+        below = centres < 0.9 * nyquist  # above the source's Nyquist there is only resampler leakage
+        x, y = np.asarray(a.frames(i), np.float32), np.asarray(b.frames(i), np.float32)
+        assert abs(len(x) - len(y)) <= 1
+        n = min(len(x), len(y))
+        assert np.abs(x[:n, below] - y[:n, below]).mean() < 0.05, row["path"]
+    # a store written before the setting existed was resampled by torchaudio, and says so
+    meta = json.loads((tmp_path / "ta" / "store.json").read_text())
+    del meta["config"]["resampler"]
+    assert FeatureConfig.from_dict(meta["config"]).hash() == b.config.hash()
+    (tmp_path / "bad.json").write_text(json.dumps({"resampler": "sinc"}))
+    with pytest.raises(AccentError, match="resampler"):
+        FeatureConfig.from_file(tmp_path / "bad.json")
