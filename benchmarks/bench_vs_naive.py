@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--extra", default="", help="extra `accent featurize` arguments, e.g. '--config ta.json'")
     args = parser.parse_args()
-    files = sorted(p for p in args.root.rglob("*") if p.suffix.lower() in EXTENSIONS)
+    files = sorted(p.resolve() for p in args.root.rglob("*") if p.suffix.lower() in EXTENSIONS)
     if not files:
         raise SystemExit(f"no audio files under {args.root}")
     with tempfile.TemporaryDirectory(prefix="bench_naive_") as tmp:
