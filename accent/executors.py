@@ -180,9 +180,8 @@ def add_executor_options(parser) -> None:
     parser.add_argument("--scheduler", help="with --executor dask: tcp://HOST:PORT, a scheduler file, "
                                             "or local:N for a LocalCluster of N workers on this machine")
     parser.add_argument("--shards", type=int, dest="n_shards",
-                        help="pieces of work, each its own store merged at the end (default with dask: about 4 "
-                             "per worker, at most 2000 clips each); giving it with processes shards too; "
-                             "finished shards are reused on rerun")
+                        help="pieces of work (default with dask: about 4 per worker); giving it with processes "
+                             "shards the work too; finished shards are reused on rerun")
 
 
 # -- the shard loop ----------------------------------------------------------------------------

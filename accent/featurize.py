@@ -34,7 +34,7 @@ import pandas as pd
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
 from accent.executors import add_executor_options
-from accent.features import FeatureConfig, log_mel, log_mel_batch, preprocess
+from accent.features import FeatureConfig, _mel_transform, log_mel, log_mel_batch, preprocess
 from accent.corpora import add_corpus_options
 from accent.manifest import read_manifest, summarize
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
@@ -109,8 +109,12 @@ def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prep
         _init_worker(cfg)
         yield from map(task, todo)
         return
-    # fork starts workers instantly with torch already imported; torch re-initialises its thread
-    # pools in the child, and each worker pins itself to one thread anyway.
+    # fork starts workers instantly with torch already imported (here, once, and the mel filterbank
+    # built): importing it in every worker cost about 2 CPU-seconds each. torch re-initialises its
+    # thread pools in the child, and each worker pins itself to one thread anyway.
+    import torch  # noqa: F401
+
+    _mel_transform(cfg)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
         yield from pool.imap(task, todo, chunksize=CHUNKSIZE)
