@@ -25,7 +25,8 @@ import numpy as np
 from accent.embeddings import (DONE, FAILED, MFCC, PENDING, SAVE_EVERY_S, EmbeddingCache, _source,
                                fusion_parts, open_store, recording_embeddings)
 from accent.errors import AccentError, AudioError
-from accent.executors import Shard, add_executor_options, n_workers, open_executor, run_shards, shard_count
+from accent.executors import (Shard, add_executor_options, n_workers, open_executor, relax_malloc_trim, run_shards,
+                              shard_count)
 from accent.fileio import atomic_path
 from accent.store import FeatureStore
 
@@ -35,6 +36,7 @@ MAX_SHARD_CLIPS = 500
 
 def _embed_shard(spec, featdir: str, positions: np.ndarray, out_file: str) -> str:
     """Worker task: embed the store rows ``positions`` with backbone ``spec`` into ``out_file``."""
+    relax_malloc_trim()
     store = FeatureStore.open(featdir)
     source = _source(spec, store)
     status = np.full(len(positions), DONE, np.int8)

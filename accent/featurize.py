@@ -324,8 +324,8 @@ def merge(shard_dirs: list[str | Path], out: str | Path, source: pd.DataFrame | 
     (out / JOURNAL_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in journal), encoding="utf-8")
     sources = {s.meta.get("manifest_hash") for s in stores}
     source_hash = manifest_hash(source) if source is not None else sources.pop() if len(sources) == 1 else None
-    extra = {"manifest_hash": source_hash, "rows_hash": source_hash, "shard": None,
-             "merged_from": [str(s.root) for s in stores]}
+    extra = {"manifest_hash": source_hash, "rows_hash": source_hash, "shard": None,  # shards of featurize_sharded
+             "merged_from": [str(s.root) for s in stores] if source is None else None}  # are removed afterwards
     return write_store_files(out, cfg, index, errors, end, extra)
 
 
@@ -336,6 +336,9 @@ SHARDS_DIR = "shards"
 
 def _featurize_shard(rows: pd.DataFrame, shard_dir: str, cfg: FeatureConfig) -> str:
     """Worker task: one shard's rows into their own store (resuming one left half done)."""
+    from accent.executors import relax_malloc_trim
+
+    relax_malloc_trim()
     try:
         featurize(rows, shard_dir, cfg, workers=1, progress=False)
     except AccentError:

@@ -377,7 +377,7 @@ def test_soxr_default_stays_within_tolerance_of_torchaudio_and_old_stores_keep_t
         x, y = np.asarray(a.frames(i), np.float32), np.asarray(b.frames(i), np.float32)
         assert abs(len(x) - len(y)) <= 1
         n = min(len(x), len(y))
-        assert np.abs(x[:n, below] - y[:n, below]).mean() < 0.05, row["path"]
+        assert np.abs(x[:n, below] - y[:n, below]).mean() < 0.07, row["path"]
     # a store written before the setting existed was resampled by torchaudio, and says so
     meta = json.loads((tmp_path / "ta" / "store.json").read_text())
     del meta["config"]["resampler"]
