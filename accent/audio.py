@@ -71,10 +71,14 @@ def _resampler(orig_sr: int, target_sr: int):
     return torchaudio.transforms.Resample(orig_sr, target_sr)
 
 
-def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling through torchaudio (windowed sinc, same on CPU and GPU)."""
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int, method: str = "torchaudio") -> np.ndarray:
+    """Band-limited resampling: torchaudio's windowed sinc, or soxr (HQ), much faster from 44.1 kHz."""
     if orig_sr == target_sr:
         return wave
+    if method == "soxr":
+        import soxr
+
+        return soxr.resample(wave, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
     import torch
 
     with torch.no_grad():
@@ -82,8 +86,11 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return out.numpy().astype(np.float32, copy=False)
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Return the clip as float32 mono at ``sample_rate``; raise AudioError if it is unusable."""
+def load_audio(path: str | Path, sample_rate: int = 16000, resampler: str = "torchaudio") -> np.ndarray:
+    """Return the clip as float32 mono at ``sample_rate``; raise AudioError if it is unusable.
+
+    ``resampler``: see :func:`resample`; feature stores use their config's, backbones the default.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: file not found; check the manifest path or the corpus root")
@@ -94,4 +101,4 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         raise AudioError(f"{path}: decodes to no samples; re-download or remove it from the manifest")
     if not np.isfinite(wave).all():
         raise AudioError(f"{path}: decodes to NaN or infinite samples; the file is corrupt")
-    return resample(wave, sr, sample_rate)
+    return resample(wave, sr, sample_rate, resampler)

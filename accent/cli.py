@@ -21,6 +21,7 @@ COMMANDS = {
     "download": "accent.download",
     "featurize": "accent.featurize",
     "merge": "accent.featurize",
+    "embed": "accent.embed",
     "pretrain": "accent.training.pretrain",
     "transfer": "accent.transfer",
     "curve": "accent.curve",

@@ -33,7 +33,8 @@ import pandas as pd
 
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
-from accent.features import FeatureConfig, log_mel, preprocess
+from accent.executors import add_executor_options
+from accent.features import FeatureConfig, _mel_transform, log_mel, log_mel_batch, preprocess
 from accent.corpora import add_corpus_options
 from accent.manifest import read_manifest, summarize
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
@@ -43,16 +44,15 @@ SILENT_RMS = 1e-4          # -80 dBFS: below this a decoded clip is treated as s
 COMMIT_EVERY_CLIPS = 64    # journal commits (two fsyncs) at most this many clips apart...
 COMMIT_EVERY_S = 2.0       # ...or this many seconds apart, whichever comes first
 CHUNKSIZE = 2              # clips per task sent to a worker: small keeps slow clips from bunching
+BATCH_SAMPLES = 16000 * 600  # --device: log-mels of up to 10 minutes of 16 kHz audio per batch
 
 
 # -- one clip ------------------------------------------------------------------------------------
 
-def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
-    """Log-mel frames (float16, (n, n_mels)) and decoded duration of one clip; AudioError if unusable.
-
-    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr), cfg), cfg)``.
-    """
-    wave = load_audio(path, cfg.sample_rate)
+def prepare_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
+    """The waveform the log-mels are computed from (decoded, trimmed, normalised) and the decoded
+    duration; AudioError if the clip is unusable (silent, or too short after trimming)."""
+    wave = load_audio(path, cfg.sample_rate, cfg.resampler)
     duration_s = len(wave) / cfg.sample_rate
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
     if rms < SILENT_RMS:
@@ -61,6 +61,15 @@ def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, fl
     kept_s = len(wave) / cfg.sample_rate
     if kept_s < cfg.min_duration_s:
         raise AudioError(f"too short: {kept_s:.2f} s of sound after trimming, minimum {cfg.min_duration_s} s")
+    return wave, duration_s
+
+
+def featurize_clip(path: str | Path, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
+    """Log-mel frames (float16, (n, n_mels)) and decoded duration of one clip; AudioError if unusable.
+
+    This is the stored definition: ``log_mel(preprocess(load_audio(path, sr, resampler), cfg), cfg)``.
+    """
+    wave, duration_s = prepare_clip(path, cfg)
     return log_mel(wave, cfg).astype(DTYPE), duration_s
 
 
@@ -76,33 +85,83 @@ def _init_worker(cfg: FeatureConfig) -> None:
     _WORKER_CFG = cfg
 
 
-def clip_or_reason(path: str, cfg: FeatureConfig) -> tuple[np.ndarray | None, float | str]:
-    """(frames, duration_s), or (None, why the clip is unusable) without the path in front."""
+def clip_or_reason(path: str, cfg: FeatureConfig, prepare_only: bool = False) -> tuple[np.ndarray | None, float | str]:
+    """(frames, duration_s), or (None, why the clip is unusable) without the path in front; with
+    ``prepare_only`` the waveform instead of the frames (the parent computes the log-mels in batches)."""
     try:
-        return featurize_clip(path, cfg)
+        return (prepare_clip if prepare_only else featurize_clip)(path, cfg)
     except AudioError as exc:  # errors.csv has a path column: keep only what is wrong
         return None, str(exc).removeprefix(f"{path}: ")
     except Exception as exc:  # one bad clip is reported and skipped, never aborting the run
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _work(item: tuple[str, str]) -> tuple[str, str, np.ndarray | None, float | str]:
+def _work(item: tuple[str, str], prepare_only: bool = False) -> tuple[str, str, np.ndarray | None, float | str]:
     """Worker task: (utt_id, path, frames, duration_s) or (utt_id, path, None, reason)."""
     utt_id, path = item
-    return (utt_id, path, *clip_or_reason(path, _WORKER_CFG))
+    return (utt_id, path, *clip_or_reason(path, _WORKER_CFG, prepare_only))
 
 
-def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int):
+def _work_prepare(item: tuple[str, str]):
+    return _work(item, prepare_only=True)
+
+
+def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prepare_only: bool = False):
     """Results in the order of ``todo``, from a process pool (or in-process for one worker)."""
+    task = _work_prepare if prepare_only else _work
     if workers <= 1 or len(todo) <= 1:
         _init_worker(cfg)
-        yield from map(_work, todo)
+        yield from map(task, todo)
         return
-    # fork starts workers instantly with torch already imported; torch re-initialises its thread
-    # pools in the child, and each worker pins itself to one thread anyway.
+    # fork starts workers instantly with torch already imported (here, once, and the mel filterbank
+    # built): importing it in every worker cost about 2 CPU-seconds each. torch re-initialises its
+    # thread pools in the child, and each worker pins itself to one thread anyway.
+    import torch  # noqa: F401
+
+    _mel_transform(cfg)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
-        yield from pool.imap(_work, todo, chunksize=CHUNKSIZE)
+        yield from pool.imap(task, todo, chunksize=CHUNKSIZE)
+
+
+def _batched_log_mels(results, cfg: FeatureConfig, device: str, max_samples: int | None = None):
+    """Turn prepared waveforms into log-mel frames in batches on ``device``, keeping the order.
+
+    A batch is padded to its longest clip, so it closes before (clips x longest) would pass
+    ``max_samples``: memory on host and device stays bounded whatever the mix of lengths. Skipped
+    clips pass through in their place.
+    """
+    max_samples = max_samples or BATCH_SAMPLES
+    pending, n_waves, longest = [], 0, 0
+
+    def flush():
+        waves = [r[2] for r in pending if r[2] is not None]
+        frames = iter(log_mel_batch(waves, cfg, device))
+        for utt_id, path, wave, info in pending:
+            yield utt_id, path, (next(frames).astype(DTYPE) if wave is not None else None), info
+        pending.clear()
+
+    for result in results:
+        wave = result[2]
+        if wave is not None and n_waves and (n_waves + 1) * max(longest, len(wave)) > max_samples:
+            yield from flush()
+            n_waves, longest = 0, 0
+        pending.append(result)
+        if wave is not None:
+            n_waves, longest = n_waves + 1, max(longest, len(wave))
+    yield from flush()
+
+
+def _check_device(device: str) -> str:
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise AccentError(f"--device {device}: no CUDA GPU is visible; use --device cpu or leave it out")
+        return device
+    raise AccentError(f"--device {device!r}: use cuda, cuda:N or cpu")
 
 
 def featurize_files(paths: list[str], cfg: FeatureConfig, workers: int = 1):
@@ -169,8 +228,14 @@ def shard_rows(df: pd.DataFrame, shard: tuple[int, int] | None) -> pd.DataFrame:
 
 def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None = None, *,
               workers: int | None = None, shard: tuple[int, int] | None = None,
-              progress: bool = True) -> FeaturizeResult:
-    """Featurize the manifest's clips into the store ``out``; resume or extend one already there."""
+              progress: bool = True, device: str | None = None) -> FeaturizeResult:
+    """Featurize the manifest's clips into the store ``out``; resume or extend one already there.
+
+    ``device`` (``cuda``, ``cuda:1``, ``cpu``): the workers only decode and prepare waveforms and this
+    process computes the log-mels in batches there (:func:`_batched_log_mels`); None (default): each
+    worker computes its clips' log-mels itself. Both give the same features (float16 tolerance on
+    a GPU, identical on the CPU).
+    """
     cfg = cfg or FeatureConfig()
     out = Path(out)
     dup = manifest["utt_id"].duplicated()
@@ -196,7 +261,10 @@ def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None
                disable=not progress, dynamic_ncols=True)
     last_commit, since_commit = time.monotonic(), 0
     try:
-        for utt_id, path, frames, info in _results(todo, cfg, workers):
+        results = _results(todo, cfg, workers, prepare_only=device is not None)
+        if device is not None:
+            results = _batched_log_mels(results, cfg, _check_device(device))
+        for utt_id, path, frames, info in results:
             if frames is None:
                 writer.skip(utt_id, path, info)
             else:
@@ -237,8 +305,12 @@ def _order_shards(stores: list[FeatureStore]) -> list[FeatureStore]:
     return [store for _, store in sorted(zip(parsed, stores), key=lambda pair: pair[0][0])]
 
 
-def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
-    """Join complete stores with the same config into ``out`` (frames copied, stats recomputed)."""
+def merge(shard_dirs: list[str | Path], out: str | Path, source: pd.DataFrame | None = None) -> dict:
+    """Join complete stores with the same config into ``out`` (frames copied, stats recomputed).
+
+    ``source``: the manifest the stores are consecutive blocks of, recorded as the merged store's
+    manifest, so that `accent featurize` of that manifest finds the store complete.
+    """
     out = Path(out)
     stores = _order_shards([FeatureStore.open(d) for d in shard_dirs])
     hashes = {s.meta["config_hash"] for s in stores}
@@ -277,10 +349,84 @@ def merge(shard_dirs: list[str | Path], out: str | Path) -> dict:
     journal += [{"utt_id": e["utt_id"], "path": e["path"], "error": e["reason"]} for e in errors.to_dict("records")]
     (out / JOURNAL_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in journal), encoding="utf-8")
     sources = {s.meta.get("manifest_hash") for s in stores}
-    source = sources.pop() if len(sources) == 1 else None
-    extra = {"manifest_hash": source, "rows_hash": source, "shard": None,
-             "merged_from": [str(s.root) for s in stores]}
+    source_hash = manifest_hash(source) if source is not None else sources.pop() if len(sources) == 1 else None
+    extra = {"manifest_hash": source_hash, "rows_hash": source_hash, "shard": None,  # shards of featurize_sharded
+             "merged_from": [str(s.root) for s in stores] if source is None else None}  # are removed afterwards
     return write_store_files(out, cfg, index, errors, end, extra)
+
+
+# -- sharded, on any executor -------------------------------------------------------------------
+
+SHARDS_DIR = "shards"
+
+
+def _featurize_shard(rows: pd.DataFrame, shard_dir: str, cfg: FeatureConfig) -> str:
+    """Worker task: one shard's rows into their own store (resuming one left half done)."""
+    from accent.executors import relax_malloc_trim
+
+    relax_malloc_trim()
+    try:
+        featurize(rows, shard_dir, cfg, workers=1, progress=False)
+    except AccentError:
+        meta = read_store_json(Path(shard_dir))
+        if not (meta and meta.get("complete")):  # "all clips skipped" is fine for one shard
+            raise
+    return shard_dir
+
+
+def _shard_complete(shard_dir: Path, rows: pd.DataFrame) -> bool:
+    meta = read_store_json(shard_dir) if shard_dir.is_dir() else None
+    return bool(meta and meta.get("complete") and meta.get("rows_hash") == manifest_hash(rows))
+
+
+def featurize_sharded(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None = None, *,
+                      executor, n_shards: int | None = None, progress: bool = True) -> FeaturizeResult:
+    """:func:`featurize` through any executor (``submit``/``result``), e.g. a Dask client.
+
+    The manifest is cut into contiguous blocks; each block becomes its own store (with journal)
+    in ``out/shards/<manifest hash>-<n>/<i>``, written by whichever worker runs it; the blocks are
+    then merged in order into ``out``, which therefore holds the same frames, index, errors and
+    statistics as a single :func:`featurize` run. Finished shards are reused on rerun; the shard
+    folder is removed once the merge is complete. Every worker must see ``out`` (a shared
+    filesystem when workers are on other machines).
+    """
+    from accent.executors import Shard, count_lines, n_workers, run_shards, shard_count
+
+    cfg = cfg or FeatureConfig()
+    out = Path(out)
+    dup = manifest["utt_id"].duplicated()
+    if dup.any():
+        raise AccentError(f"manifest has duplicate utt_id {manifest.loc[dup, 'utt_id'].iloc[0]!r}: each clip needs a unique id")
+    if len(manifest) == 0:
+        raise AccentError("the manifest has no rows: nothing to featurize")
+    previous = read_store_json(out) if out.is_dir() else None
+    if previous is not None and previous.get("config_hash") != cfg.hash():
+        raise AccentError(f"{out} holds features with another config (hash {previous.get('config_hash')}, "
+                          f"now {cfg.hash()}): choose a new --out folder so the two are never mixed")
+    source_hash = manifest_hash(manifest)
+    if previous and previous.get("complete") and previous.get("rows_hash") == source_hash:
+        return FeaturizeResult(out, len(manifest), len(manifest), 0, True, previous)
+
+    n = shard_count(len(manifest), n_workers(executor), n_shards)
+    folder = out / SHARDS_DIR / f"{source_hash}-{n}"
+    blocks = [shard_rows(manifest, (i, n)) for i in range(n)]
+    shards = [Shard(f"{i}/{n}", (rows, str(folder / f"{i:05d}"), cfg), len(rows)) for i, rows in enumerate(blocks)]
+    dirs = {s.key: Path(s.args[1]) for s in shards}
+    reused = run_shards(executor, _featurize_shard, shards,
+                        is_done=lambda s: _shard_complete(dirs[s.key], s.args[0]),
+                        progress_of=lambda s: count_lines(dirs[s.key] / JOURNAL_FILE),
+                        desc="featurize", progress=progress)
+    meta = merge([dirs[s.key] for s in shards], out, source=manifest)
+    import shutil
+
+    shutil.rmtree(out / SHARDS_DIR, ignore_errors=True)
+    n_reused = sum(s.size for s in shards if s.submissions == 0)
+    result = FeaturizeResult(out, len(manifest), n_reused, len(manifest) - n_reused, False, meta)
+    if meta["n_utts"] == 0:
+        raise AccentError(f"nothing featurized: all {len(manifest)} clip(s) were skipped; reasons in {out / ERRORS_FILE}")
+    if progress:
+        print(f"featurize: {n} shards, {reused} reused from an earlier run", file=sys.stderr)
+    return result
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -303,8 +449,22 @@ def run_featurize(args) -> int:
     cfg = FeatureConfig.from_file(args.config)
     if args.workers is not None and args.workers < 1:
         raise AccentError(f"--workers {args.workers}: need at least 1")
-    result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
-                       shard=parse_shard(args.shard), progress=not args.quiet)
+    if args.executor == "processes" and not args.n_shards:  # today's path: one pool, one store
+        if args.scheduler:
+            raise AccentError("--scheduler is for --executor dask")
+        result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
+                           shard=parse_shard(args.shard), progress=not args.quiet, device=args.device)
+    else:
+        from accent.executors import open_executor
+
+        if args.shard:
+            raise AccentError("--shard i/n is manual sharding; with --executor dask the shards are made for you")
+        if args.device:
+            raise AccentError("--device batches log-mels in one process; it is not combined with --executor dask")
+        manifest = _manifest_from_args(args)
+        with open_executor(args.executor, args.scheduler, args.workers) as executor:
+            result = featurize_sharded(manifest, args.out, cfg, executor=executor, n_shards=args.n_shards,
+                                       progress=not args.quiet)
     print(result.summary())
     return 0
 
@@ -329,6 +489,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--config", help="JSON file of FeatureConfig overrides, e.g. {\"sample_rate\": 8000}")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
     p.add_argument("--shard", help="i/n: featurize only the i-th of n contiguous blocks of rows (then `accent merge`)")
+    add_executor_options(p)
+    p.add_argument("--device", help="cuda (or cpu): workers only decode; this process computes the log-mels in "
+                                    "batches on that device (default: each worker computes its own on the CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_featurize)
 

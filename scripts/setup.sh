@@ -85,7 +85,7 @@ if [ ! -f "$stamp" ]; then
     fi
   }
   install "$TORCH_PIN" "$TORCHAUDIO_PIN"
-  install -e ".[test,backbones,serve]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
+  install -e ".[test,backbones,serve,dask]" "$TORCH_PIN" "$TORCHAUDIO_PIN"
 fi
 echo "setup: checking the machine (accent doctor --strict)"
 if ! .venv/bin/accent doctor --strict; then

@@ -83,7 +83,7 @@ def test_every_format_rate_and_channel_count_matches_direct_computation(tmp_path
     assert result.meta["n_errors"] == 0 and len(store) == len(paths)
     cfg = store.config
     for i, row in store.index.iterrows():
-        direct = log_mel(preprocess(load_audio(row["path"], cfg.sample_rate), cfg), cfg)
+        direct = log_mel(preprocess(load_audio(row["path"], cfg.sample_rate, cfg.resampler), cfg), cfg)
         stored = store.frames(i)
         assert stored.dtype == np.float16 and stored.shape == direct.shape == (row["n_frames"], 64)
         np.testing.assert_allclose(stored.astype(np.float32), direct, atol=F16_TOL, rtol=F16_TOL)
@@ -323,3 +323,65 @@ def test_corpus_option_takes_the_manifest_options(tmp_path, clips, capsys):
     index = FeatureStore.open(out).index
     assert set(index["label"]) == {"us"} and len(index) == 3
     assert "dropped      2  class not in --classes" in capsys.readouterr().out
+
+
+# -- batched log-mels (--device) -------------------------------------------------------------------
+
+def test_batched_log_mels_on_the_cpu_give_the_same_store(tmp_path, clips):
+    """--device cpu runs the GPU code path (workers decode, this process batches the log-mels)."""
+    import accent.featurize as F
+
+    paths = sorted(clips.values()) + [tmp_path / "missing.wav"]
+    manifest = _manifest(tmp_path, paths)
+    featurize(manifest, tmp_path / "default", workers=2, progress=False)
+    # small batches, so clips of different lengths share a padded batch and batches close mid-run
+    original = F.BATCH_SAMPLES
+    F.BATCH_SAMPLES = 16000 * 8
+    try:
+        featurize(manifest, tmp_path / "batched", workers=2, progress=False, device="cpu")
+    finally:
+        F.BATCH_SAMPLES = original
+    _same_store(tmp_path / "default", tmp_path / "batched")
+    assert cli.main(["featurize", "--manifest", str(tmp_path / "manifest.csv"), "--out", str(tmp_path / "x"),
+                     "--device", "tpu", "--quiet"]) == 2
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_log_mels_on_cuda_match_the_cpu_within_float16(tmp_path, clips):
+    manifest = _manifest(tmp_path, sorted(clips.values()))
+    featurize(manifest, tmp_path / "cpu", workers=2, progress=False)
+    featurize(manifest, tmp_path / "cuda", workers=2, progress=False, device="cuda")
+    a, b = FeatureStore.open(tmp_path / "cpu"), FeatureStore.open(tmp_path / "cuda")
+    assert a.index["n_frames"].tolist() == b.index["n_frames"].tolist()
+    for i in range(len(a)):
+        np.testing.assert_allclose(np.asarray(b.frames(i), np.float32), np.asarray(a.frames(i), np.float32),
+                                   rtol=0, atol=F16_TOL)
+
+
+# -- resampler setting ----------------------------------------------------------------------------
+
+def test_soxr_default_stays_within_tolerance_of_torchaudio_and_old_stores_keep_theirs(tmp_path, clips):
+    from accent.features import FeatureConfig, mel_frequencies_hz
+
+    paths = sorted(clips.values())
+    manifest = _manifest(tmp_path, paths)
+    featurize(manifest, tmp_path / "soxr", workers=2, progress=False)
+    (tmp_path / "ta.json").write_text(json.dumps({"resampler": "torchaudio"}))
+    featurize(manifest, tmp_path / "ta", FeatureConfig.from_file(tmp_path / "ta.json"), workers=2, progress=False)
+    a, b = FeatureStore.open(tmp_path / "soxr"), FeatureStore.open(tmp_path / "ta")
+    assert a.config.resampler == "soxr" and b.config.resampler == "torchaudio" and a.config.hash() != b.config.hash()
+    centres = mel_frequencies_hz(a.config)
+    for i, row in a.index.iterrows():
+        nyquist = sf.info(row["path"]).samplerate / 2
+        below = centres < 0.9 * nyquist  # above the source's Nyquist there is only resampler leakage
+        x, y = np.asarray(a.frames(i), np.float32), np.asarray(b.frames(i), np.float32)
+        assert abs(len(x) - len(y)) <= 1
+        n = min(len(x), len(y))
+        assert np.abs(x[:n, below] - y[:n, below]).mean() < 0.07, row["path"]
+    # a store written before the setting existed was resampled by torchaudio, and says so
+    meta = json.loads((tmp_path / "ta" / "store.json").read_text())
+    del meta["config"]["resampler"]
+    assert FeatureConfig.from_dict(meta["config"]).hash() == b.config.hash()
+    (tmp_path / "bad.json").write_text(json.dumps({"resampler": "sinc"}))
+    with pytest.raises(AccentError, match="resampler"):
+        FeatureConfig.from_file(tmp_path / "bad.json")

@@ -18,7 +18,8 @@ PACKAGE = ROOT / "accent"
 
 # lowest first; a module may import modules of its own layer and of the layers above it in this list
 LAYERS: list[tuple[str, ...]] = [
-    ("accent", "accent.errors", "accent.fileio", "accent.progress", "accent.resources", "accent.sysdeps"),
+    ("accent", "accent.errors", "accent.fileio", "accent.progress", "accent.resources", "accent.sysdeps",
+     "accent.executors"),
     ("accent.layout",),
     ("accent.manifest", "accent.splits", "accent.features", "accent.training.config", "accent.plots"),
     ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download"),
@@ -30,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.training", "accent.training.tasks", "accent.training.rundir", "accent.training.loop",
      "accent.training.pretrain"),
     ("accent.inference", "accent.modelfile"),
-    ("accent.transfer", "accent.evaluate", "accent.predict", "accent.doctor", "accent.serve"),
+    ("accent.transfer", "accent.evaluate", "accent.predict", "accent.doctor", "accent.serve", "accent.embed"),
     ("accent.curve",),
     ("accent.report*",),
     ("accent.cli", "accent.__main__"),

@@ -163,9 +163,12 @@ def train_and_record(model, task, cfg: TrainConfig, out: Path, *, mode: str, inf
     data, index = task.data, task.store.index
     rows = np.concatenate([data.val, data.test])
     probs = softmax_rows(task.logprobs(model, rows))
-    fields = task.checkpoint_fields(model)
-    ckpt = network_checkpoint(model, mode, data.labels, task.store.config, fields["norm"], cfg, fit_result,
-                              fields["crop_frames"], backbone=fields["backbone"])
+    task_fields = task.checkpoint_fields(model)
+    ckpt = network_checkpoint(model, mode, data.labels, task.store.config, task_fields["norm"], cfg, fit_result,
+                              task_fields["crop_frames"], backbone=task_fields["backbone"])
+    rank, world_size = world()
+    fields = network_fields(fit_result, cfg, model.config, recipe)
+    if world_size > 1:  # torchrun: how many processes trained it
+        fields["world_size"] = world_size
     return record_run(out, mode=mode, labels=data.labels, index=index, rows=rows, probs=probs, train_rows=data.train,
-                      info=info, fields=network_fields(fit_result, cfg, model.config, recipe), ckpt=ckpt,
-                      write=world()[0] == 0)
+                      info=info, fields=fields, ckpt=ckpt, write=rank == 0)

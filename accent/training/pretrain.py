@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from accent.devices import world
 from accent.layout import Mode, finished_run
 from accent.models import PRESETS, build_model, model_config
 from accent.splits import splits_from_index
@@ -47,6 +48,8 @@ def _run_cli(args) -> int:
     result = pretrain(args.features, args.out, preset=args.preset, crop_s=args.crop_s, max_epochs=args.max_epochs,
                       seed=args.seed, resume=args.resume, device=args.device, compile=args.compile,
                       progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
+    if world()[0] != 0:  # torchrun: rank 0 wrote the run and reports it
+        return 0
     test = result["metrics"]["test"]
     print(f"pretrained {result['preset']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
           f"{result['epochs_run']}, test balanced accuracy {test['balanced_accuracy']:.3f} "
