@@ -129,6 +129,7 @@ def test_aligned_k_fold_and_a_warning_on_other_corpora(passage, tiny_stores, tmp
 
 def test_curve_includes_aligned_only_for_same_passage_targets(passage, tiny_stores, tmp_path):
     from accent.curve import default_modes, run_curve
+    from accent.report import build_report
 
     assert "aligned" in default_modes(passage["target"])
     assert "aligned" not in default_modes(tiny_stores["target"])
@@ -138,3 +139,10 @@ def test_curve_includes_aligned_only_for_same_passage_targets(passage, tiny_stor
     with_source = json.loads((tmp_path / "curve" / "aligned-source" / "n3" / "seed0" / "run.json").read_text())
     without = json.loads((tmp_path / "curve" / "aligned" / "n3" / "seed0" / "run.json").read_text())
     assert with_source["source"] == str(passage["pretrain"]) and without["source"] is None
+    run_dir = tmp_path / "curve" / "aligned" / "n3" / "seed0"
+    markdown = build_report([run_dir], tmp_path / "report", tmp_path / "curve", n_boot=10, embeddings=False,
+                            progress=False).read_text()
+    assert "Did pretraining on the same-passage source help?" in markdown and "Which mode to use: " in markdown
+    assert "with 3 recordings per class aligned-source reached balanced accuracy" in markdown
+    assert "mode **aligned**" in markdown                       # the aligned run has its own section
+
