@@ -338,10 +338,10 @@ class AlignedClassifier:
 
 
 def fit_source_naps(featurizer: PassageFeaturizer, sequences: list[np.ndarray], labels,
-                    n_directions: int | None = None) -> list[NAP]:
+                    n_directions: int | None = None, progress: bool = False) -> list[NAP]:
     """NAP projections (one per reference) fitted on a source corpus, for a target's classifier."""
     k = featurizer.config.n_nap if n_directions is None else n_directions
-    return [NAP(k).fit(X, labels) for X in featurizer.transform(sequences)]
+    return [NAP(k).fit(X, labels) for X in featurizer.transform(sequences, progress)]
 
 
 # -- the whole chain and its files ---------------------------------------------------------------
@@ -360,26 +360,36 @@ class AlignedModel:
         self.naps = naps
         self.seed = seed
 
-    def fit(self, sequences: list[np.ndarray], y) -> "AlignedModel":
+    def fit(self, sequences: list[np.ndarray], y, progress: bool = False) -> "AlignedModel":
         if self.featurizer is None:
             self.featurizer = PassageFeaturizer(self.config).fit(sequences, y)
         self.classifier_ = AlignedClassifier(self.config, self.naps, self.seed).fit(
-            self.featurizer.transform(sequences), y)
+            self.featurizer.transform(sequences, progress), y)
         self.classes_ = self.classifier_.classes_
         return self
 
-    def predict_proba(self, sequences: list[np.ndarray]) -> np.ndarray:
-        return self.classifier_.predict_proba(self.featurizer.transform(sequences))
+    def predict_proba(self, sequences: list[np.ndarray], progress: bool = False) -> np.ndarray:
+        return self.classifier_.predict_proba(self.featurizer.transform(sequences, progress))
 
     def predict(self, sequences: list[np.ndarray]) -> np.ndarray:
         return self.classifier_.predict(self.featurizer.transform(sequences))
 
 
-def fit_source(sequences: list[np.ndarray], labels, config: AlignedConfig = AlignedConfig()
-               ) -> tuple[PassageFeaturizer, list[NAP]]:
+def fit_source(sequences: list[np.ndarray], labels, config: AlignedConfig = AlignedConfig(),
+               progress: bool = False) -> tuple[PassageFeaturizer, list[NAP]]:
     """What a source corpus gives a target: its reference readings and its NAP projections."""
     featurizer = PassageFeaturizer(config).fit(sequences, labels)
-    return featurizer, fit_source_naps(featurizer, sequences, labels)
+    return featurizer, fit_source_naps(featurizer, sequences, labels, progress=progress)
+
+
+def fit_store_source(store, rows, path: str | Path, config: AlignedConfig = AlignedConfig(),
+                     progress: bool = False) -> Path:
+    """:func:`fit_source` on a same-passage store's ``rows`` (its training split), saved with
+    :func:`save_source` at ``path``: what `accent pretrain` leaves beside the network for
+    ``accent transfer --mode aligned --source``."""
+    labels = store.index["label"].iloc[rows].to_numpy()
+    featurizer, naps = fit_source(store_sequences(store, rows, config), labels, config, progress)
+    return save_source(path, featurizer, naps, store.config, sorted(set(labels)))
 
 
 def _write_npz(path: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
@@ -439,13 +449,26 @@ def save_model(path: str | Path, model: AlignedModel, feature_config=None) -> Pa
     return _write_npz(path, _meta("model", model.featurizer, feature_config, model.classes_), arrays)
 
 
-def load_model(path: str | Path) -> tuple[AlignedModel, dict]:
-    """(model, meta) from :func:`save_model`'s file, ready for ``predict_proba``; no pickle."""
-    meta, z = _read_npz(path, "model", "train the aligned model again")
+def read_model_arrays(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, arrays) of :func:`save_model`'s file, unparsed: what a run's inference and export carry."""
+    return _read_npz(path, "model", "train the aligned run again (accent transfer --mode aligned)")
+
+
+def model_from_arrays(meta: dict, arrays) -> AlignedModel:
+    """The fitted :class:`AlignedModel` of :func:`read_model_arrays` (arrays may be any array-likes,
+    torch tensors included; the classes come from ``meta["labels"]`` when ``arrays`` lacks them)."""
     cfg = AlignedConfig.from_dict(meta["aligned"])
     n = int(meta["n_references"])
-    model = AlignedModel(cfg, PassageFeaturizer.from_arrays(cfg, z, n))
-    model.classifier_ = AlignedClassifier.from_arrays(cfg, z, n)
+    if "classes" not in arrays:
+        arrays = {**arrays, "classes": np.asarray(meta["labels"], dtype=str)}
+    model = AlignedModel(cfg, PassageFeaturizer.from_arrays(cfg, arrays, n))
+    model.classifier_ = AlignedClassifier.from_arrays(cfg, arrays, n)
     model.naps = model.classifier_.naps
     model.classes_ = model.classifier_.classes_
-    return model, meta
+    return model
+
+
+def load_model(path: str | Path) -> tuple[AlignedModel, dict]:
+    """(model, meta) from :func:`save_model`'s file, ready for ``predict_proba``; no pickle."""
+    meta, z = read_model_arrays(path)
+    return model_from_arrays(meta, z), meta

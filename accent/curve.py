@@ -6,6 +6,11 @@ evaluated or reported like any other run. A run directory that already holds ``r
 finished and is read back instead of retrained; an interrupted one resumes from its training state.
 ``curve.csv`` (one row per run) is rewritten atomically after every run; ``curve.json`` records
 the plan, including sizes that were capped to the train split.
+
+The passage-aligned mode joins the default modes when the target store is same-passage
+(:func:`accent.manifest.same_passage`); it runs as two series: ``aligned`` (references and NAP from
+the target's training rows, no source) and, when the source run holds ``aligned_source.npz``,
+``aligned-source`` (the source's references and NAP).
 """
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ import pandas as pd
 
 from accent.errors import AccentError
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.layout import (CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, TRANSFER_MODES, Mode, mode_rank, read_run_json)
+from accent.layout import (ALIGNED_SOURCE, CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, TRANSFER_MODES, Mode,
+                           mode_rank, read_run_json)
 from accent.training import config
 
 ALL = "all"
@@ -31,6 +37,7 @@ DEFAULT_SEEDS = "0,1,2"
 DEFAULT_BACKBONE = "accent"
 MIN_SEEDS_FOR_SPREAD = 3
 MAX_DEFAULT_JOBS = 4
+WITH_SOURCE, NO_SOURCE = "source", "none"   # the two "backbones" of the aligned mode
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,10 @@ class CurvePoint:
 
 
 def series_name(mode: str, backbone: str) -> str:
-    """The curve's name for a mode: ``finetune``, or ``extract-resemblyzer`` for another backbone."""
+    """The curve's name for a mode: ``finetune``, or ``extract-resemblyzer`` for another backbone;
+    ``aligned`` (no source) or ``aligned-source``."""
+    if mode == Mode.ALIGNED:
+        return f"{mode}-{WITH_SOURCE}" if backbone == WITH_SOURCE else str(mode)
     if Mode(mode).uses_backbone and backbone != DEFAULT_BACKBONE:
         return f"{mode}-{backbone}"
     return mode
@@ -127,25 +137,39 @@ def largest_train_class(features: str | Path, folds: int | None) -> int:
     return int(train.groupby("label").size().max())
 
 
-def mode_backbones(mode: str, backbones: list[str]) -> list[str]:
+def mode_backbones(mode: str, backbones: list[str], aligned_source: bool = False) -> list[str]:
     """The backbones a mode runs with: baseline and scratch use none (one series each); finetune
-    only those with a network to update (not ``mfcc``, not fusions such as ``mfcc+resemblyzer``)."""
+    only those with a network to update (not ``mfcc``, not fusions such as ``mfcc+resemblyzer``);
+    aligned without the source, and with it when the source run has ``aligned_source.npz``."""
     from accent.embeddings import can_finetune
 
+    if mode == Mode.ALIGNED:
+        return [NO_SOURCE] + ([WITH_SOURCE] if aligned_source else [])
     if not Mode(mode).uses_backbone:
         return [DEFAULT_BACKBONE]
     return [b for b in backbones if mode != Mode.FINETUNE or can_finetune(b)]
 
 
-def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int]) -> list[CurvePoint]:
+def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int],
+                aligned_source: bool = False) -> list[CurvePoint]:
     """All runs, small sizes first so a partial curve is already useful. Modes that do not use a
     pretrained backbone (baseline, scratch) run once, not once per backbone."""
     points = []
     for size in sizes:
         for mode in modes:
-            for backbone in mode_backbones(mode, backbones):
+            for backbone in mode_backbones(mode, backbones, aligned_source):
                 points.extend(CurvePoint(mode, backbone, size, seed) for seed in seeds)
     return points
+
+
+def default_modes(features: str | Path) -> list[str]:
+    """Every transfer mode; ``aligned`` only when the target store reads one passage (it compares
+    readings of the same text, and loses to the MFCC baseline on different sentences)."""
+    from accent.manifest import same_passage
+    from accent.store import FeatureStore
+
+    passage = same_passage(FeatureStore.open(features).index)
+    return [m for m in TRANSFER_MODES if m != Mode.ALIGNED or passage]
 
 
 def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source, progress: bool) -> None:
@@ -196,8 +220,12 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     out = Path(out)
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
     seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
-    modes = modes or list(TRANSFER_MODES)
+    modes = modes or default_modes(features)
     backbones = backbones or [DEFAULT_BACKBONE]
+    aligned_source = source is not None and (Path(source) / ALIGNED_SOURCE).is_file()
+    if Mode.ALIGNED in modes and source is not None and not aligned_source:
+        _note(f"{source} has no {ALIGNED_SOURCE} (not pretrained on a same-passage corpus): aligned runs without "
+              "the source only")
     if source is None and any(DEFAULT_BACKBONE in fusion_parts(b) for b in backbones) \
             and any(Mode(m).uses_backbone for m in modes):
         raise AccentError("modes extract/finetune with backbone 'accent' need the pretrained run: give --source "
@@ -220,7 +248,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "preset": preset, "max_epochs": max_epochs, "recipe": recipe}
     write_json_atomic(out / CURVE_JSON, plan)
 
-    points = plan_points(modes, backbones, run_sizes, seeds)
+    points = plan_points(modes, backbones, run_sizes, seeds, aligned_source)
     done: dict[int, dict] = {}
     for i, point in enumerate(points):
         run = read_run_json(point.run_dir(out))
@@ -265,10 +293,13 @@ def _train_point(task: tuple) -> tuple[int, dict | None, str | None]:
     from accent.transfer import run_transfer
 
     i, point, out, common = task
+    aligned = point.mode == Mode.ALIGNED
+    source = None if aligned and point.backbone != WITH_SOURCE else common["source"]
     try:
-        run = run_transfer(common["features"], point.mode, point.run_dir(out), source=common["source"],
+        run = run_transfer(common["features"], point.mode, point.run_dir(out), source=source,
                            per_class=None if point.size == ALL else point.size, seed=point.seed,
-                           folds=common["folds"], backbone=point.backbone, preset=common["preset"],
+                           folds=common["folds"], backbone=DEFAULT_BACKBONE if aligned else point.backbone,
+                           preset=common["preset"],
                            max_epochs=common["max_epochs"], device=common["device"], progress=False, resume=True,
                            recipe=common["recipe"])
     except AccentError as exc:
@@ -305,7 +336,7 @@ def _run_points(tasks: list[tuple], jobs: int):
 
 def summarize_curve(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds of each (series, size): the points of the curve,
-    ordered baseline, scratch, extract, finetune (other backbones after theirs), sizes ascending."""
+    ordered baseline, scratch, extract, finetune, aligned (other backbones after theirs), sizes ascending."""
     if "n_test_recordings" not in df:  # a curve.csv written before the column existed
         df = df.assign(n_test_recordings=float("nan"))
     grouped = df.assign(size=df["size"].astype(str)).groupby(["series", "size"], sort=False)
@@ -330,7 +361,7 @@ def _note(text: str) -> None:
 def _run_cli(args) -> int:
     table = run_curve(args.source, args.features, args.out,
                       sizes=parse_sizes(args.sizes), seeds=parse_ints(args.seeds, "--seeds"),
-                      modes=parse_names(args.modes, "--modes", TRANSFER_MODES),
+                      modes=parse_names(args.modes, "--modes", TRANSFER_MODES) if args.modes else None,
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
                       jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
@@ -350,7 +381,9 @@ def add_cli(subparsers) -> None:
                    help=f"training recordings per class, 'all' = the whole train split (default {DEFAULT_SIZES}); "
                         "sizes the train split cannot supply are run once as 'all'")
     p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"seeds per size (default {DEFAULT_SEEDS})")
-    p.add_argument("--modes", default="baseline,scratch,extract,finetune", help="transfer modes to compare")
+    p.add_argument("--modes", default=None,
+                   help=f"transfer modes to compare, from {','.join(TRANSFER_MODES)} (default: all; aligned only "
+                        "when the target store is same-passage)")
     p.add_argument("--backbones", default=DEFAULT_BACKBONE,
                    help="comma-separated networks for extract/finetune (default: accent = --source), e.g. "
                         "accent,resemblyzer,mfcc+resemblyzer; series are named extract-<backbone>; finetune "

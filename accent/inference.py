@@ -2,7 +2,7 @@
 
 A :class:`Run` holds what a run's checkpoint.pt holds: a network (log-mel or waveform), or a saved
 scikit-learn classifier over embeddings (extract) or MFCC statistics (baseline), plus labels and
-the feature definition. Every mode predicts through the same functions that scored it in training
+the feature definition; an aligned run holds its ``aligned_model.npz`` arrays (:mod:`accent.aligned`). Every mode predicts through the same functions that scored it in training
 (:mod:`accent.models.outputs`, :mod:`accent.embeddings`, :mod:`accent.classifiers`).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from accent.classifiers import classifier_proba
 from accent.embeddings import ACCENT, MFCC, audio_embedding, embed_rows
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, crop_frames, mfcc_statistics
-from accent.layout import CHECKPOINT, RUN_JSON, Mode, require_run_json
+from accent.layout import ALIGNED_MODEL, CHECKPOINT, RUN_FORMAT, RUN_JSON, Mode, require_run_json
 from accent.metrics import softmax_rows
 from accent.models import network_from_checkpoint
 from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs, waveform_logprobs
@@ -36,6 +36,13 @@ class Run:
         self.mode = ckpt.get("mode", Mode.PRETRAIN.value)
         self.labels = list(ckpt["labels"])
         self.feature_config = FeatureConfig.from_dict(ckpt["feature_config"])
+        self.aligned = None
+        if self.mode == Mode.ALIGNED:
+            from accent.aligned import model_from_arrays
+
+            self.aligned = model_from_arrays(ckpt["aligned"]["meta"], ckpt["aligned"]["arrays"])
+            self.sklearn, self.model, self.backbone = None, None, None
+            return
         self.norm_mean = np.asarray(ckpt["norm_mean"], dtype=np.float32)
         self.norm_std = np.asarray(ckpt["norm_std"], dtype=np.float32)
         self.crop_frames = int(ckpt.get("crop_frames") or crop_frames(3.0, self.feature_config))
@@ -86,8 +93,18 @@ class Run:
             raise AccentError(f"run {self.rundir} ({self.mode}) has no network to embed with")
         return predict_logprobs(self.model, self._crops(logmel), torch.device("cpu"), embed=True)[0]
 
+    def aligned_proba(self, logmels: list[np.ndarray], progress: bool = False) -> np.ndarray:
+        """Probabilities (n, labels) of an aligned run for several recordings' log-mels."""
+        from accent.aligned import recording_sequence
+
+        hop_ms = self.feature_config.hop_ms
+        seqs = [recording_sequence(x, hop_ms, self.aligned.config) for x in logmels]
+        return self.aligned.predict_proba(seqs, progress) if seqs else np.zeros((0, len(self.labels)))
+
     def predict_logmel(self, logmel: np.ndarray) -> np.ndarray:
         """Probabilities over :attr:`labels` for one recording's log-mels (frames, n_mels)."""
+        if self.mode == Mode.ALIGNED:
+            return self.aligned_proba([np.asarray(logmel, np.float32)])[0]
         self._refuse_logmel()
         if self.mode == Mode.BASELINE:
             return self.classify(mfcc_statistics(np.asarray(logmel, np.float32))[None])[0]
@@ -102,7 +119,10 @@ def load_run(rundir: str | Path) -> Run:
     rundir = Path(rundir)
     if not rundir.is_dir():
         raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
-    ckpt = load_checkpoint(rundir / CHECKPOINT)
+    if (rundir / ALIGNED_MODEL).is_file() and not (rundir / CHECKPOINT).is_file():
+        ckpt = aligned_checkpoint(rundir / ALIGNED_MODEL)
+    else:
+        ckpt = load_checkpoint(rundir / CHECKPOINT)
     run_json = require_run_json(rundir) if (rundir / RUN_JSON).is_file() else {}
     try:
         return Run(rundir, ckpt, run_json)
@@ -111,9 +131,27 @@ def load_run(rundir: str | Path) -> Run:
                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): retrain it") from None
 
 
+def aligned_checkpoint(path: Path) -> dict:
+    """An aligned run's model file as the checkpoint dict :class:`Run` reads: plain arrays under
+    ``"aligned"`` (so ``accent export`` packs them like any checkpoint's tensors), no pickle."""
+    from accent.aligned import read_model_arrays
+
+    meta, arrays = read_model_arrays(path)
+    if not meta.get("feature_config"):
+        raise AccentError(f"{path} records no feature config: train the aligned run again")
+    return {"format": RUN_FORMAT, "mode": Mode.ALIGNED.value, "labels": list(meta["labels"]),
+            "feature_config": meta["feature_config"],
+            "aligned": {"meta": meta, "arrays": {k: v for k, v in arrays.items() if k != "classes"}}}
+
+
 def predict_store_rows(run: Run, store, rows: np.ndarray, progress: bool = False) -> np.ndarray:
     """Recording-level probabilities over ``run.labels`` for store rows (any mode). A clip the run's
     backbone cannot use gets a NaN row (and a warning)."""
+    if run.mode == Mode.ALIGNED:
+        from accent.aligned import store_sequences
+
+        seqs = store_sequences(store, rows, run.aligned.config)
+        return run.aligned.predict_proba(seqs, progress) if len(seqs) else np.zeros((0, len(run.labels)))
     if run.mode == Mode.BASELINE:
         return run.classify(embed_rows(MFCC, store, rows))
     if run.mode == Mode.EXTRACT:

@@ -30,6 +30,8 @@ TRAIN_STATE = "train_state.pt"       # present while a run is unfinished (resume
 RUN_JSON = "run.json"                # written last: its presence marks a finished run
 PREDICTIONS = "predictions.csv"
 JOBLIB_FILE = "classifier.joblib"    # non-linear scikit-learn classifiers (a pickle)
+ALIGNED_MODEL = "aligned_model.npz"  # an aligned run's model (plain arrays): it stands in for checkpoint.pt
+ALIGNED_SOURCE = "aligned_source.npz"  # beside a pretrained network: references and NAP of a same-passage source
 EVALUATION_JSON = "evaluation.json"
 PREDICTION_COLUMNS = ("utt_id", "speaker", "split", "label", "pred")   # then p_<label> per label
 SPLITS = ("train", "val", "test")
@@ -50,6 +52,7 @@ class Mode(str, Enum):
     SCRATCH = "scratch"
     EXTRACT = "extract"
     FINETUNE = "finetune"
+    ALIGNED = "aligned"
 
     def __str__(self) -> str:
         return self.value
@@ -64,7 +67,8 @@ class Mode(str, Enum):
         return self in (Mode.EXTRACT, Mode.FINETUNE)
 
 
-TRANSFER_MODES: tuple[str, ...] = tuple(m.value for m in (Mode.BASELINE, Mode.SCRATCH, Mode.EXTRACT, Mode.FINETUNE))
+TRANSFER_MODES: tuple[str, ...] = tuple(m.value for m in (Mode.BASELINE, Mode.SCRATCH, Mode.EXTRACT, Mode.FINETUNE,
+                                                          Mode.ALIGNED))
 
 
 def mode_rank(mode: str) -> int:
@@ -100,9 +104,11 @@ def require_run_json(rundir: str | Path) -> dict:
 
 
 def finished_run(rundir: str | Path) -> dict | None:
-    """run.json of a finished run in ``rundir`` (checkpoint present, no training state), else None."""
+    """run.json of a finished run in ``rundir`` (checkpoint.pt or an aligned model present, no
+    training state), else None."""
     rundir = Path(rundir)
-    if (rundir / CHECKPOINT).is_file() and not (rundir / TRAIN_STATE).exists():
+    has_model = (rundir / CHECKPOINT).is_file() or (rundir / ALIGNED_MODEL).is_file()
+    if has_model and not (rundir / TRAIN_STATE).exists():
         return read_run_json(rundir)
     return None
 

@@ -25,6 +25,8 @@ SPLITS = ("train", "val", "test")
 # A recording whose corpus names no speaker becomes its own speaker, "utt-<utt_id>": splits stay
 # valid, and reports can still tell that speaker-disjointness is not guaranteed for it.
 NO_SPEAKER_PREFIX = "utt-"
+SAME_PASSAGE_SHARE = 0.9   # a corpus reads one passage when at least this share of its recordings share one text
+SAME_PASSAGE_CORPORA = ("saa",)   # corpora that are one passage by construction (the Speech Accent Archive)
 
 
 def own_speaker(utt_ids: pd.Series) -> pd.Series:
@@ -35,6 +37,23 @@ def own_speaker(utt_ids: pd.Series) -> pd.Series:
 def recordings_without_speaker_id(df: pd.DataFrame) -> int:
     """How many recordings carry a made-up speaker id (see :data:`NO_SPEAKER_PREFIX`)."""
     return int((df["speaker"].astype(str) == own_speaker(df["utt_id"])).sum())
+
+
+def same_passage(index: pd.DataFrame) -> bool:
+    """True when a manifest's (or a store index's) recordings all read one passage, which is what the
+    passage-aligned recipe (:mod:`accent.aligned`) needs: most rows come from a same-passage corpus
+    (``saa``), or most rows carry one and the same non-empty ``text``. A folder corpus of one passage,
+    whose text column is empty, says so with ``accent manifest --passage TEXT``.
+    Common Voice (each speaker reads other sentences) is never same-passage."""
+    if len(index) == 0:
+        return False
+    if "corpus" in index and index["corpus"].astype(str).isin(SAME_PASSAGE_CORPORA).mean() >= SAME_PASSAGE_SHARE:
+        return True
+    if "text" not in index:
+        return False
+    text = index["text"].fillna("").astype(str).str.strip()
+    top = text[text != ""].value_counts()
+    return bool(len(top)) and top.iloc[0] / len(index) >= SAME_PASSAGE_SHARE
 
 
 @dataclass

@@ -214,6 +214,8 @@ def probabilities_from_logmels(run: Run, logmels: list[np.ndarray]) -> np.ndarra
     logmels = [np.asarray(x, np.float32) for x in logmels]
     if not logmels:
         return np.zeros((0, len(run.labels)))
+    if run.mode == "aligned":
+        return run.aligned_proba(logmels)
     if run.mode == "baseline":
         return run.classify(np.stack([mfcc_statistics(x) for x in logmels]))
     crops = [eval_crops(x, run.crop_frames) for x in logmels]

@@ -1,4 +1,4 @@
-"""Transfer a pretrained source model to a target store, in four modes compared on the same splits.
+"""Transfer a pretrained source model to a target store, in five modes compared on the same splits.
 
 * ``finetune``: the source network with a new head; the head alone first (``freeze_epochs``), then the
   whole network with a lower learning rate for the body; early stopping on validation like pretraining.
@@ -7,6 +7,10 @@
 * ``scratch``: the same architecture and training procedure from random initialisation: the baseline
   every transfer result is compared with.
 * ``baseline``: MFCC statistics of the same stored log-mels, standardised, logistic regression.
+* ``aligned``: the passage-aligned recipe (:mod:`accent.aligned`) for same-passage corpora (SAA): each
+  recording aligned to reference readings of the passage, NAP, per-reference logistic regression.
+  References and NAP come from the target's training rows, or with ``--source`` from the source
+  run's ``aligned_source.npz`` (written by ``accent pretrain`` on a same-passage store).
 
 ``--backbone`` picks the pretrained network of extract and finetune: ``accent`` (the ``--source``
 run, default), a registered pretrained speech backbone (``resemblyzer``, see :mod:`accent.backbones`),
@@ -37,7 +41,8 @@ from accent.embeddings import ACCENT, ACCENT_PREFIX, MFCC, can_finetune, embed_r
 from accent.errors import AccentError
 from accent.features import check_feature_config
 from accent.inference import Run, load_run
-from accent.layout import PREDICTIONS, TRANSFER_MODES, Mode, finished_run
+from accent.layout import ALIGNED_SOURCE, PREDICTIONS, TRANSFER_MODES, Mode, finished_run
+from accent.manifest import same_passage
 from accent.metrics import split_metrics
 from accent.models import DEFAULT_PRESET, build_model, model_config
 from accent.models.outputs import recording_outputs
@@ -46,8 +51,8 @@ from accent.splits import SplitData, check_classes, speaker_disjoint_split, spea
 from accent.store import FeatureStore, StoreView
 from accent.training import config
 from accent.training.loop import train_and_record
-from accent.training.rundir import (classifier_checkpoint, classifier_fields, dataset_summary, record_run,
-                                    write_aggregate)
+from accent.training.rundir import (aligned_checkpoint, classifier_checkpoint, classifier_fields, dataset_summary,
+                                    record_run, write_aggregate)
 from accent.training.tasks import LogmelTask, WaveformTask, linear_probe
 
 MODES = TRANSFER_MODES
@@ -90,6 +95,44 @@ def _classifier_run(mode: str, X: np.ndarray, view: StoreView, data: SplitData, 
                       ckpt=classifier_checkpoint(mode, data.labels, view, arrays, classifier, seed, extra_ckpt))
 
 
+def _aligned_run(view: StoreView, data: SplitData, out: Path, info: dict, seed: int, source, progress: bool) -> dict:
+    """aligned: sequences of the used rows, the aligned model fitted on the training rows (references
+    and NAP from ``source`` = (featurizer, naps) when given), val and test scored."""
+    from accent.aligned import AlignedConfig, AlignedModel, store_sequences
+
+    featurizer, naps = source if source is not None else (None, None)
+    cfg = featurizer.config if featurizer is not None else AlignedConfig()
+    t0 = time.perf_counter()
+    rows = np.concatenate([data.val, data.test])
+    train_seqs = store_sequences(view, data.train, cfg)
+    model = AlignedModel(cfg, featurizer, naps, seed).fit(train_seqs, view.index["label"].iloc[data.train].to_numpy(),
+                                                          progress=progress)
+    if list(model.classes_) != data.labels:
+        raise AccentError(f"aligned classes {list(model.classes_)} differ from the training labels {data.labels}")
+    probs = model.predict_proba(store_sequences(view, rows, cfg), progress=progress)
+    fields = {**classifier_fields("aligned", round(time.perf_counter() - t0, 2)),
+              "recipe": {"aligned": cfg.to_dict()}}
+    return record_run(out, mode=Mode.ALIGNED.value, labels=data.labels, index=view.index, rows=rows, probs=probs,
+                      train_rows=data.train, info=info, fields=fields, ckpt=aligned_checkpoint(model, view.config))
+
+
+def load_aligned_source(source, store, features) -> tuple:
+    """(featurizer, naps) of ``--source``: a pretrained run's ``aligned_source.npz`` or that file itself."""
+    from accent.aligned import load_source
+    from accent.features import FeatureConfig
+
+    path = Path(source)
+    path = path / ALIGNED_SOURCE if path.is_dir() else path
+    if not path.is_file():
+        raise AccentError(f"{path} not found: --mode aligned --source needs a run pretrained on a same-passage corpus "
+                          "(accent pretrain writes aligned_source.npz there); or leave out --source to take the "
+                          "references and NAP from the target's training rows")
+    featurizer, naps, meta = load_source(path)
+    if meta.get("feature_config"):
+        check_feature_config(FeatureConfig.from_dict(meta["feature_config"]), store.config, features)
+    return featurizer, naps
+
+
 def _network_recipe(name: str, overlay: dict | None, seed: int, device: str | None, max_epochs: int | None,
                     crop_s: float) -> tuple[dict, config.TrainConfig]:
     """The resolved recipe and TrainConfig of a trained transfer mode. The crop length is the
@@ -106,11 +149,14 @@ def _network_recipe(name: str, overlay: dict | None, seed: int, device: str | No
 
 def run_single(view: StoreView, mode: str, out: Path, *, source_run: Run | None, source, backbone: str,
                classifier: str, seed: int, preset: str | None, max_epochs: int | None, device: str | None,
-               progress: bool, resume: bool, info: dict, recipe: dict | None = None) -> dict:
+               progress: bool, resume: bool, info: dict, recipe: dict | None = None,
+               aligned_source: tuple | None = None) -> dict:
     """One mode on one split assignment (the index of ``view``)."""
     where = str(info["features"])
     check_classes(view.index, where)
     data = splits_from_index(view.index, where)
+    if mode == Mode.ALIGNED:
+        return _aligned_run(view, data, out, info, seed, aligned_source, progress)
     if mode == Mode.BASELINE:
         X = embed_rows(MFCC, view, np.arange(len(view.index)))
         return _classifier_run(mode, X, view, data, out, info, classifier, seed, {})
@@ -195,20 +241,28 @@ def run_transfer(features, mode: str, out, *, source=None, per_class: int | None
     if resume and (done := finished_run(out)) is not None:
         return done
     store = FeatureStore.open(features)
-    source_run = None
+    source_run, aligned_source = None, None
     needs_source = mode.uses_backbone and ACCENT in fusion_parts(backbone)
     if source is not None and (needs_source or mode == Mode.SCRATCH):
         source_run = load_run(source)
         check_feature_config(source_run.feature_config, store.config, features)
     elif needs_source:
         raise AccentError(f"--mode {mode} needs --source RUNDIR (a run written by `accent pretrain`)")
+    if mode == Mode.ALIGNED:
+        if not same_passage(store.index):
+            warnings.warn(f"{features} is not a same-passage corpus (its recordings read different texts): the "
+                          "aligned recipe compares readings of one passage and is weaker than the MFCC baseline "
+                          "here; if every recording does read one passage, mark it with `accent manifest --passage`",
+                          stacklevel=2)
+        if source is not None:
+            aligned_source = load_aligned_source(source, store, features)
     info = {"backbone": backbone if mode.uses_backbone else None,
-            "source": str(source) if source_run is not None else None,
+            "source": str(source) if source_run is not None or aligned_source is not None else None,
             "features": str(features), "seed": seed, "per_class": per_class, "train_fraction": train_fraction,
             "folds": folds, "fold": None}
     kwargs = dict(source_run=source_run, source=source if source_run is not None else None, backbone=backbone,
                   classifier=classifier, seed=seed, preset=preset, max_epochs=max_epochs, device=device,
-                  progress=progress, resume=resume, recipe=recipe)
+                  progress=progress, resume=resume, recipe=recipe, aligned_source=aligned_source)
     if folds is None:
         view = StoreView(store, target_index(store.index, per_class, train_fraction, seed))
         return run_single(view, mode, out, info=info, **kwargs)
@@ -263,8 +317,9 @@ def _run_cli(args) -> int:
 
 
 def add_cli(subparsers) -> None:
-    p = subparsers.add_parser("transfer", help="fine-tune / extract / scratch / baseline on a target store")
-    p.add_argument("--source", help="RUNDIR of the pretrained source (needed for finetune and extract)")
+    p = subparsers.add_parser("transfer", help="fine-tune / extract / scratch / baseline / aligned on a target store")
+    p.add_argument("--source", help="RUNDIR of the pretrained source (needed for finetune and extract; for aligned: "
+                                    "its aligned_source.npz, else references and NAP come from the target)")
     p.add_argument("--features", required=True, help="FEATDIR of the target corpus")
     p.add_argument("--mode", required=True, choices=list(MODES))
     p.add_argument("--out", required=True, help="RUNDIR to write")

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Stage: the learning curve. Every transfer mode (baseline, scratch, extract, finetune) on the target
-# store, at several training sizes (recordings per class; "all" = the whole train split), with several
+# Stage: the learning curve. Every transfer mode (baseline, scratch, extract, finetune, and aligned when
+# the target reads one passage) on the target store, at several training sizes (recordings per class; "all" = the whole train split), with several
 # seeds each: `accent curve`, nothing else. Needs the pretrained source run (scripts/pretrain.sh).
 # Resumable: finished runs are kept, so rerunning after an interruption only trains what is missing.
 # Output: $CURVE_DIR/<mode>/n<size>/seed<seed>/ run directories and $CURVE_DIR/curve.csv.
 #
 #   SIZES      recordings per class                       (default 5,10,20,50,all)
 #   SEEDS      seeds per size, at least 3 for a spread    (default 0,1,2)
-#   MODES      transfer modes                             (default baseline,scratch,extract,finetune)
+#   MODES      transfer modes                             (default: all; aligned only for a same-passage target)
 #   BACKBONES  networks for extract/finetune              (default accent = $SOURCE_RUN)
 #   FOLDS      k for speaker-disjoint k-fold CV per point (default: empty = the store's fixed split)
 #   SOURCE_RUN, TARGET_FEATURES, CURVE_DIR, DEVICE: see scripts/common.sh
@@ -16,16 +16,17 @@ source "$(dirname "$0")/common.sh"
 ensure_setup
 SIZES="${SIZES:-5,10,20,50,all}"
 SEEDS="${SEEDS:-0,1,2}"
-MODES="${MODES:-baseline,scratch,extract,finetune}"
+MODES="${MODES:-}"
 BACKBONES="${BACKBONES:-accent}"
 FOLDS="${FOLDS:-}"
 if [ ! -f "$SOURCE_RUN/run.json" ]; then
   echo "transfer.sh: no pretrained run in $SOURCE_RUN: run scripts/pretrain.sh first (or set SOURCE_RUN)" >&2
   exit 2
 fi
-log_stage "learning curve: $MODES x sizes $SIZES x seeds $SEEDS on $TARGET_FEATURES -> $CURVE_DIR"
+log_stage "learning curve: ${MODES:-every mode} x sizes $SIZES x seeds $SEEDS on $TARGET_FEATURES -> $CURVE_DIR"
 extra=()
 [ -n "$FOLDS" ] && extra+=(--folds "$FOLDS")
+[ -n "$MODES" ] && extra+=(--modes "$MODES")
 [ -n "${DEVICE:-}" ] && extra+=(--device "$DEVICE")
 "$ACCENT" curve --source "$SOURCE_RUN" --features "$TARGET_FEATURES" --out "$CURVE_DIR" \
-  --sizes "$SIZES" --seeds "$SEEDS" --modes "$MODES" --backbones "$BACKBONES" "${extra[@]}" "$@"
+  --sizes "$SIZES" --seeds "$SEEDS" --backbones "$BACKBONES" "${extra[@]}" "$@"

@@ -36,9 +36,12 @@ CORPUS_OPTIONS = {"label_column": "--label-column", "release_splits": "--release
 def build_manifest(corpus: str, root: str | Path, *, label_column: str | None = None, label_map=None,
                    min_speakers: int = 1, classes: list[str] | None = None, val_frac: float = 0.15,
                    test_frac: float = 0.15, seed: int = 0, release_splits: bool = False,
-                   keep_downvoted: bool = False, speaker_regex: str | None = None) -> tuple[pd.DataFrame, DropLog]:
+                   keep_downvoted: bool = False, speaker_regex: str | None = None,
+                   passage: str | None = None) -> tuple[pd.DataFrame, DropLog]:
     """Load ``corpus`` at ``root``, map labels (``label_map``: a file path or a dict), filter classes,
-    split speaker-disjoint (stratified, seeded) unless ``release_splits``, and finalize the schema."""
+    split speaker-disjoint (stratified, seeded) unless ``release_splits``, and finalize the schema.
+    ``passage``: the text every recording reads, written where the corpus left ``text`` empty (marks a
+    folder corpus as same-passage, :func:`accent.manifest.same_passage`)."""
     loader = CORPORA.get(corpus)
     if loader is None:
         raise AccentError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
@@ -59,7 +62,10 @@ def build_manifest(corpus: str, root: str | Path, *, label_column: str | None = 
     df = filter_classes(df, log, classes=classes, min_speakers=min_speakers)
     if not release_splits:
         df = df.assign(split=speaker_disjoint_split(df, val_frac=val_frac, test_frac=test_frac, seed=seed))
-    return finalize(df, corpus), log
+    df = finalize(df, corpus)
+    if passage:
+        df["text"] = df["text"].where(df["text"].astype(str).str.strip() != "", passage)
+    return df, log
 
 
 def add_cli(sub) -> None:
@@ -92,6 +98,9 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
                    help="commonvoice: keep clips with more down-votes than up-votes")
     p.add_argument("--speaker-regex", help="folder: regex on the path below the label folder; "
                    "group 1 (or the whole match) is the speaker")
+    p.add_argument("--passage", help="the text every recording reads, for a one-passage corpus whose text column is "
+                   "empty (SAA in a folder layout): marks it same-passage, so pretrain, transfer and curve use "
+                   "the aligned recipe")
 
 
 def manifest_from_args(args: argparse.Namespace) -> tuple[pd.DataFrame, DropLog]:
@@ -100,7 +109,8 @@ def manifest_from_args(args: argparse.Namespace) -> tuple[pd.DataFrame, DropLog]
     return build_manifest(args.corpus, args.root, label_column=args.label_column, label_map=args.label_map,
                           min_speakers=args.min_speakers, classes=classes, val_frac=args.val_frac,
                           test_frac=args.test_frac, seed=args.seed, release_splits=args.release_splits,
-                          keep_downvoted=args.keep_downvoted, speaker_regex=args.speaker_regex)
+                          keep_downvoted=args.keep_downvoted, speaker_regex=args.speaker_regex,
+                          passage=args.passage)
 
 
 def run_manifest(args: argparse.Namespace) -> int:

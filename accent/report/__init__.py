@@ -2,9 +2,9 @@
 
 Every number comes from a file a reader can open: test metrics from each ``run.json`` (printed
 with one rounding rule, :data:`DIGITS` decimals), 95 % intervals by resampling speakers from
-``predictions.csv``, the learning curve from ``curve.csv``. The answer to "did transfer help?" is a
-sentence generated from the curve's numbers by :func:`transfer_answer`; nothing in it is written
-in advance.
+``predictions.csv``, the learning curve from ``curve.csv``. The answer to "did transfer help?" is
+generated from the curve's numbers by :func:`transfer_answer` (two questions: the same-passage source,
+a literature backbone; then which mode to use at which size); nothing in it is written in advance.
 """
 from __future__ import annotations
 
@@ -38,8 +38,12 @@ def build_report(run_dirs: list[str | Path], out: str | Path, curve: str | Path 
     body = Document(doc.title)
     answer = curve_section(body, Path(curve), out) if curve is not None else None
     doc.heading(2, "The answer")
-    doc.para(f"**{answer}**" if answer else "No learning curve was given (`--curve`), so this report does not "
-             "answer whether transfer helped; it only compares the runs below.")
+    if answer:
+        for paragraph in answer:
+            doc.para(f"**{paragraph}**")
+    else:
+        doc.para("No learning curve was given (`--curve`), so this report does not answer whether transfer helped; "
+                 "it only compares the runs below.")
     if records:
         dataset_section(doc, records)
         comparison_section(doc, records, intervals)

@@ -11,7 +11,7 @@ from accent.curve import summarize_curve
 from accent.errors import AccentError
 from accent.fileio import read_json_or_none
 from accent.layout import CURVE_CSV, CURVE_JSON, read_curve, read_run_json
-from accent.report.answer import transfer_answer
+from accent.report.answer import answer_paragraphs
 from accent.report.document import Document, _missing, fmt, fmt_interval, fmt_mean_std
 from accent.report.runs import PRETRAIN_MODE, RunRecord, confusion_of
 
@@ -110,16 +110,19 @@ def _interval_text(interval) -> str:
     return "n/a" if interval is None else f"[{fmt(interval[0])}, {fmt(interval[1])}]"
 
 
-def curve_section(doc: Document, curve_dir: Path, out: Path) -> str:
-    """The learning curve: figure, table and the generated answer (returned for the report's top)."""
+def curve_section(doc: Document, curve_dir: Path, out: Path) -> list[str]:
+    """The learning curve: figure, table and the generated answer (paragraphs, returned for the report's top)."""
     table = read_curve(curve_dir)
     summary = summarize_curve(table)
-    answer = transfer_answer(summary)
+    answer = answer_paragraphs(summary)
     doc.heading(2, "Learning curve")
     plan = read_json_or_none(curve_dir / CURVE_JSON) or {}
     notes = [f"{len(table)} runs from `{curve_dir / CURVE_CSV}`; mean ± standard deviation over seeds. The answer "
-             "at the top is generated from this table: a difference counts when it exceeds both the sum of the "
-             "two standard deviations over seeds and the test set's sampling error, 0.5/sqrt(test recordings)."]
+             "at the top is generated from this table: at each size the best series that uses the source (extract "
+             "and finetune with our network, aligned-source), and separately the best pretrained literature "
+             "backbone, is compared with the best series that uses neither (baseline, scratch, aligned, "
+             "extract-mfcc); a difference counts when it exceeds both the sum of the two standard deviations over "
+             "seeds and the test set's sampling error, 0.5/sqrt(test recordings)."]
     if plan.get("capped_sizes"):
         notes.append(f"size(s) {', '.join(map(str, plan['capped_sizes']))} per class reach the largest train class "
                      f"({plan.get('largest_train_class')} recordings) and were run once as 'all'.")

@@ -2,6 +2,9 @@
 
 The recipe is ``accent/recipes/pretrain.toml``, overlaid by ``--recipe FILE`` and ``--set``
 (see :mod:`accent.training.config`); ``--preset``, ``--crop-s`` and ``--max-epochs`` override it.
+On a same-passage store (:func:`accent.manifest.same_passage`, or ``--same-passage``) it also writes
+``aligned_source.npz``, the references and NAP of the passage-aligned recipe, for
+``accent transfer --mode aligned --source RUNDIR``.
 """
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from pathlib import Path
 import torch
 
 from accent.devices import world
-from accent.layout import Mode, finished_run
+from accent.layout import ALIGNED_SOURCE, Mode, finished_run
+from accent.manifest import same_passage
 from accent.models import PRESETS, build_model, model_config
 from accent.splits import splits_from_index
 from accent.store import FeatureStore
@@ -22,14 +26,17 @@ from accent.training.tasks import LogmelTask
 def pretrain(features, out, *, preset: str | None = None, crop_s: float | None = None,
              max_epochs: int | None = None, seed: int = 0, resume: bool = False, device: str | None = None,
              progress: bool = True, compile: bool = False, model_overrides: dict | None = None,
-             train_overrides: dict | None = None, recipe: dict | None = None) -> dict:
+             train_overrides: dict | None = None, recipe: dict | None = None,
+             force_same_passage: bool = False) -> dict:
     """Train a source model; ``recipe`` is a user overlay (:func:`accent.training.config.user_overlay`),
     ``model_overrides``/``train_overrides`` the same from Python. Returns run.json as a dict."""
     out = Path(out)
     if resume and (done := finished_run(out)) is not None:
+        aligned_source(FeatureStore.open(features), out, force_same_passage, progress)
         return done
     store = FeatureStore.open(features)
     data = splits_from_index(store.index, str(features))
+    aligned_source(store, out, force_same_passage, progress, data.train)
     explicit = {"train": {k: v for k, v in (("crop_s", crop_s), ("max_epochs", max_epochs)) if v is not None}}
     resolved = config.resolve("pretrain", config.merge(recipe, explicit, {"model": model_overrides or {},
                                                                           "train": train_overrides or {}}))
@@ -44,16 +51,34 @@ def pretrain(features, out, *, preset: str | None = None, crop_s: float | None =
                             resume=resume, progress=progress, recipe=config.as_record(resolved, cfg))
 
 
+def aligned_source(store, out: Path, force: bool, progress: bool, rows=None) -> Path | None:
+    """``out/aligned_source.npz`` from the training rows of a same-passage store (kept when present);
+    None for other stores."""
+    path = out / ALIGNED_SOURCE
+    if world()[0] != 0 or not (force or same_passage(store.index)):  # torchrun: rank 0 writes the run's files
+        return None
+    if not path.is_file():
+        from accent.aligned import fit_store_source
+
+        if rows is None:
+            rows = splits_from_index(store.index, str(store.root)).train
+        fit_store_source(store, rows, path, progress=progress)
+    return path
+
+
 def _run_cli(args) -> int:
     result = pretrain(args.features, args.out, preset=args.preset, crop_s=args.crop_s, max_epochs=args.max_epochs,
                       seed=args.seed, resume=args.resume, device=args.device, compile=args.compile,
-                      progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
+                      progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set),
+                      force_same_passage=args.same_passage)
     if world()[0] != 0:  # torchrun: rank 0 wrote the run and reports it
         return 0
     test = result["metrics"]["test"]
     print(f"pretrained {result['preset']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
           f"{result['epochs_run']}, test balanced accuracy {test['balanced_accuracy']:.3f} "
           f"(n={test['n']}) -> {args.out}")
+    if (Path(args.out) / ALIGNED_SOURCE).is_file():
+        print(f"same-passage source: references and NAP for --mode aligned -> {Path(args.out) / ALIGNED_SOURCE}")
     return 0
 
 
@@ -68,6 +93,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    p.add_argument("--same-passage", action="store_true",
+                   help="every recording reads one passage (detected for saa and a shared text column): also "
+                        f"write {ALIGNED_SOURCE} for `accent transfer --mode aligned --source`")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     config.add_recipe_options(p)
     p.set_defaults(func=_run_cli)

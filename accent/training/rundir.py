@@ -1,7 +1,7 @@
 """The one writer of run directories (RUNDIR): checkpoint.pt, predictions.csv, then run.json.
 
-Every kind of run (a trained network of either kind, a scikit-learn classifier, the aggregate of a
-k-fold run) goes through :func:`record_run` or :func:`write_aggregate`, so their records have the
+Every kind of run (a trained network of either kind, a scikit-learn classifier, a passage-aligned
+model, the aggregate of a k-fold run) goes through :func:`record_run` or :func:`write_aggregate`, so their records have the
 same fields in the same order. run.json is written last: its presence marks a finished run.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pandas as pd
 
 from accent.checkpoint import save_atomic
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.layout import CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SPLITS, TRAIN_STATE, predictions_table
+from accent.layout import (ALIGNED_MODEL, CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SPLITS, TRAIN_STATE, Mode,
+                           predictions_table)
 from accent.manifest import recordings_without_speaker_id
 from accent.metrics import split_metrics
 
@@ -37,9 +38,15 @@ def training_data_summary(index: pd.DataFrame, train_rows: np.ndarray) -> dict:
 
 
 def write_run(out: Path, ckpt: dict, run_json: dict, table: pd.DataFrame) -> dict:
-    """checkpoint.pt, predictions.csv, then run.json last; the training state is then removed."""
+    """checkpoint.pt (an aligned run: aligned_model.npz, plain arrays), predictions.csv, then run.json
+    last; the training state is then removed."""
     out.mkdir(parents=True, exist_ok=True)
-    save_atomic(ckpt, out / CHECKPOINT)
+    if ckpt.get("mode") == Mode.ALIGNED.value:
+        from accent.aligned import save_model
+
+        save_model(out / ALIGNED_MODEL, ckpt["aligned_model"], ckpt["feature_config"])
+    else:
+        save_atomic(ckpt, out / CHECKPOINT)
     write_csv_atomic(table, out / PREDICTIONS)
     write_json_atomic(out / RUN_JSON, run_json, default=float)
     (out / TRAIN_STATE).unlink(missing_ok=True)
@@ -109,3 +116,8 @@ def classifier_checkpoint(mode: str, labels: list[str], store, arrays: dict, cla
             "state_dict": None, "model_config": None, "train_config": {"classifier": classifier, "seed": seed},
             "metrics": None, "epoch": None, "optimizer": None, "history": [], **extra}
 
+
+def aligned_checkpoint(model, feature_config) -> dict:
+    """What :func:`write_run` saves of an aligned run: the fitted :class:`accent.aligned.AlignedModel`
+    as ``aligned_model.npz`` (its labels and feature config inside), in place of checkpoint.pt."""
+    return {"mode": Mode.ALIGNED.value, "aligned_model": model, "feature_config": feature_config, "metrics": None}
