@@ -23,7 +23,7 @@ from accent.layout import CHECKPOINT, RUN_JSON, Mode, require_run_json
 from accent.metrics import softmax_rows
 from accent.models import network_from_checkpoint
 from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs, waveform_logprobs
-from accent.models.waveform import EVAL_CROP_S, decode
+from accent.models.waveform import EVAL_CROP_S, WaveformClassifier, decode
 
 
 class Run:
@@ -46,8 +46,10 @@ class Run:
     @property
     def needs_audio(self) -> bool:
         """True when the run reads raw audio rather than log-mels: extract over a pretrained speech
-        backbone or a fusion, or a fine-tuned pretrained backbone."""
-        return self.mode in (Mode.EXTRACT, Mode.FINETUNE) and self.backbone != ACCENT
+        backbone or a fusion, or a fine-tuned pretrained backbone (also a source run of ``pretrain
+        --init``, and extract over one)."""
+        return self.mode in (Mode.EXTRACT, Mode.FINETUNE) and self.backbone != ACCENT or \
+            isinstance(self.model, WaveformClassifier)
 
     def _backbone_for_preprocessing(self):
         from accent.backbones import get_backbone

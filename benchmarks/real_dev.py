@@ -102,6 +102,19 @@ def prepare_stores(shared: Path, work: Path, limit: int | None, workers: int) ->
     return stores[0], stores[1]
 
 
+def prepare_source_store(shared: Path, work: Path, limit: int | None, workers: int) -> FeatureStore:
+    """The transfer task's source as one 8 kHz store: real-samples/saa plus the english, arabic and
+    dutch readings of saa-8k (each corpus keeps its own speaker-disjoint train/val/test split)."""
+    suffix = f"_first{limit}" if limit else ""
+    dev, _ = build_manifest("folder", shared / "real-dev" / "saa-8k")
+    samples, _ = build_manifest("saa", shared / "real-samples" / "saa")
+    manifest = pd.concat([limit_per_label(samples, limit),
+                          limit_per_label(dev[dev["label"].isin(SOURCE_FROM_DEV)], limit)], ignore_index=True)
+    out = work / "features" / f"source{suffix}"
+    featurize(manifest, out, FEATURES, workers=workers, progress=True)
+    return FeatureStore.open(out)
+
+
 class Timings:
     """Seconds each cached stage took when computed, kept in WORK/timings.json."""
 
