@@ -27,6 +27,13 @@ Methods:
 - ``resemblyzer``: the frozen Resemblyzer speaker encoder + the same classifier.
 - ``scratch``: our ``tdnn`` network trained from random weights (``accent.transfer``), at most
   ``--scratch-epochs`` epochs with early stopping on 15 % of its training speakers.
+- ``finetune`` (transfer only): our ``tdnn`` pretrained on the source store (``accent pretrain``,
+  at most ``--source-epochs``), then ``extract`` and ``finetune`` on each training set, the latter
+  with each model-selection setting of the recipe (``train.select``, ``train.ema``, ``train.guard``).
+- ``chain`` (transfer only): the two-stage chain, ``accent pretrain --init resemblyzer`` on the
+  source store, then ``extract`` with and ``finetune`` of the SAA-fine-tuned encoder.
+
+Methods not run in an invocation keep their rows from the previous one (``WORK/results.json``).
 
 Everything expensive is cached under WORK (git-ignored): stores, aligned features per reference,
 embeddings (inside the stores), scratch runs; ``WORK/timings.json`` keeps the seconds each cached
@@ -74,6 +81,11 @@ MIN_TEST = 4
 TEST_SEED = 1000
 SCRATCH_EPOCHS = 10   # about 30 s per epoch of the 9-way task on one loaded core
 SCRATCH_PRESET = "tdnn"
+SOURCE_EPOCHS = 20        # transfer: our tdnn pretrained on the source (early stopping usually ends sooner)
+FINETUNE_EPOCHS = 10
+CHAIN_SOURCE_EPOCHS = 4   # pretrain --init resemblyzer: about 2 min per epoch on one loaded core
+CHAIN_EPOCHS = 4
+METHODS = ("aligned", "baseline", "resemblyzer", "scratch", "finetune", "chain")
 N_BOOT = 1000
 MAX_ITER = 5000
 DOC_START = "<!-- real_dev:start (written by benchmarks/real_dev.py --write-docs) -->"
@@ -364,7 +376,73 @@ def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, c
         for (size, seed), train in plan.items():
             pred, seconds = scratch_transfer(dev, target, tindex, train, test, size, seed, args)
             record(f"scratch {SCRATCH_PRESET} (at most {args.scratch_epochs} epochs)", size, seed, pred, seconds)
+    for method, source_of, variants in (("finetune", tdnn_source, FINETUNE_VARIANTS),
+                                        ("chain", resemblyzer_source, CHAIN_VARIANTS)):
+        if method not in args.methods:
+            continue
+        source, source_s = source_of(samples, args, timings)
+        for key, (title, mode, overlay, epochs) in variants(args).items():
+            for (size, seed), train in plan.items():
+                pred, seconds = network_transfer(dev, target, tindex, train, test, size, seed, args, mode=mode,
+                                                 key=key, source=source, recipe=overlay, max_epochs=epochs)
+                record(title, size, seed, pred, seconds + source_s)
     return results
+
+
+def tdnn_source(samples: FeatureStore, args, timings: Timings) -> tuple[Path, float]:
+    """Our tdnn pretrained on the source store (shipped pretrain recipe, at most --source-epochs)."""
+    from accent.training.pretrain import pretrain
+
+    out = args.work / "runs" / f"source_tdnn_e{args.source_epochs}{'' if not args.limit else f'_first{args.limit}'}"
+    run = pretrain(source_store(args), out, preset=SCRATCH_PRESET, max_epochs=args.source_epochs, resume=True)
+    return out, float(run["train_seconds"])
+
+
+def resemblyzer_source(samples: FeatureStore, args, timings: Timings) -> tuple[Path, float]:
+    """The two-stage chain's first stage: `accent pretrain --init resemblyzer` on the source store
+    (waveform_finetune recipe, at most --chain-source-epochs, half a pass over the crops per epoch)."""
+    from accent.training.pretrain import pretrain
+
+    out = args.work / "runs" / f"source_resemblyzer_e{args.chain_source_epochs}{'' if not args.limit else f'_first{args.limit}'}"
+    run = pretrain(source_store(args), out, init="resemblyzer", max_epochs=args.chain_source_epochs, resume=True,
+                   recipe={"train": {"passes_per_epoch": 0.5}})
+    return out, float(run["train_seconds"])
+
+
+def source_store(args) -> Path:
+    return prepare_source_store(args.shared, args.work, args.limit, args.workers).root
+
+
+def FINETUNE_VARIANTS(args) -> dict:
+    """run key -> (table row, mode, recipe overlay, epoch cap): our SAA-pretrained tdnn transferred."""
+    cap = args.finetune_epochs
+    return {"extract_tdnn": ("extract, our SAA-pretrained tdnn + LR", "extract", None, None),
+            "finetune_tdnn": (f"finetune tdnn, select val_bacc (shipped; at most {cap} epochs)", "finetune", None, cap),
+            "finetune_tdnn_loss": ("finetune tdnn, select val_loss", "finetune", {"train": {"select": "val_loss"}}, cap),
+            "finetune_tdnn_ema": ("finetune tdnn, select val_loss, EMA 0.5 of the weights", "finetune",
+                                  {"train": {"select": "val_loss", "ema": 0.5}}, cap),
+            "finetune_tdnn_guard": ("finetune tdnn, select val_bacc + guard (keep the probe)", "finetune",
+                                    {"train": {"guard": True}}, cap),
+            "finetune_tdnn_loss_guard": ("finetune tdnn, select val_loss + guard", "finetune",
+                                         {"train": {"select": "val_loss", "guard": True}}, cap)}
+
+
+def CHAIN_VARIANTS(args) -> dict:
+    """The two-stage chain's second stage: extract with, and finetune, the SAA-fine-tuned Resemblyzer."""
+    cap = args.chain_epochs
+    return {"extract_chain": ("chain: Resemblyzer fine-tuned on the source, extract + LR", "extract", None, None),
+            "finetune_chain": (f"chain: Resemblyzer fine-tuned on the source, finetune (val_loss + guard; at most "
+                               f"{cap} epochs)", "finetune", {"train": {"select": "val_loss", "guard": True}}, cap)}
+
+
+def network_transfer(dev, target, tindex, train, test, size, seed, args, *, mode: str, key: str, source: Path,
+                     recipe: dict | None, max_epochs: int | None) -> tuple[np.ndarray, float]:
+    """One transfer mode from a source run on one training set, split as :func:`scratch_transfer` splits."""
+    from accent.inference import load_run
+
+    out = args.work / "runs" / f"transfer_{key}{'' if not args.limit else f'_first{args.limit}'}" / f"n{size}_seed{seed}"
+    return _cell_run(dev, target, tindex, train, test, size, seed, out, mode=mode, source_run=load_run(source),
+                     source=source, recipe=recipe, max_epochs=max_epochs)
 
 
 def identity_nap(dim: int) -> NAP:
@@ -381,6 +459,18 @@ def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tupl
     from accent.transfer import run_single
 
     out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{'' if not args.limit else f'_first{args.limit}'}" / f"n{size}_seed{seed}"
+    return _cell_run(dev, target, tindex, train, test, size, seed, out, mode="scratch", source_run=None, source=None,
+                     recipe=None, max_epochs=args.scratch_epochs)
+
+
+def _cell_run(dev, target, tindex, train, test, size, seed, out: Path, *, mode: str, source_run, source, recipe,
+              max_epochs) -> tuple[np.ndarray, float]:
+    """(test predictions, seconds) of one `accent transfer` mode on one training set, cached in ``out``."""
+    from accent.layout import finished_run
+    from accent.splits import speaker_disjoint_split
+    from accent.store import StoreView
+    from accent.transfer import run_single
+
     run = finished_run(out)
     if run is None:
         index = dev.index.copy()
@@ -389,12 +479,14 @@ def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tupl
         split = speaker_disjoint_split(chosen, val_frac=0.15, test_frac=0.0, seed=seed).to_numpy()
         index.loc[index.index[target[train]], "split"] = split
         index.loc[index.index[target[test]], "split"] = "test"
-        run = run_single(StoreView(dev, index), "scratch", out, source_run=None, source=None, backbone="accent",
-                         classifier="logreg", seed=seed, preset=SCRATCH_PRESET, max_epochs=args.scratch_epochs,
-                         device=None, progress=True, resume=True, info=scratch_info(dev.root, seed, size))
+        info = {**scratch_info(dev.root, seed, size), "source": None if source is None else str(source),
+                "backbone": None if mode == "scratch" else "accent"}
+        run = run_single(StoreView(dev, index), mode, out, source_run=source_run, source=source, backbone="accent",
+                         classifier="logreg", seed=seed, preset=SCRATCH_PRESET, max_epochs=max_epochs,
+                         device=None, progress=True, resume=True, info=info, recipe=recipe)
     preds = pd.read_csv(out / "predictions.csv", keep_default_na=False).set_index("utt_id")
     pred = preds.loc[tindex["utt_id"].iloc[test], "pred"].to_numpy()
-    return pred, float(run["train_seconds"])
+    return pred, float(run["train_seconds"] or 0.0)
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -455,6 +547,22 @@ def figure(within: dict, trans: dict, sizes, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def with_earlier_rows(path: Path, within: dict, trans: dict, args) -> tuple[dict, dict]:
+    """The rows of this invocation after those of earlier ones (WORK/results.json) for methods not
+    run now, so a run of a few ``--methods`` extends the tables instead of replacing them. Earlier
+    transfer rows are kept only when they cover the sizes asked for now."""
+    if not path.is_file() or args.limit:
+        return within, trans
+    earlier = json.loads(path.read_text())
+    old_within = {k: v for k, v in earlier.get("within", {}).items() if k not in within}
+    old_trans = {}
+    for name, by_size in earlier.get("transfer", {}).items():
+        cells = {int(n): c for n, c in by_size.items()}
+        if name not in trans and all(n in cells for n in args.sizes):
+            old_trans[name] = cells
+    return {**old_within, **within}, {**old_trans, **trans}
+
+
 def write_docs(text: str, path: Path = DOCS) -> None:
     """Replace the marked real-speech section of docs/benchmarks.md (append it the first time)."""
     doc = path.read_text(encoding="utf-8")
@@ -471,11 +579,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared real data folder")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cache folder (stores, features, runs)")
-    parser.add_argument("--methods", default="aligned,baseline,resemblyzer,scratch",
-                        help="comma-separated subset of aligned,baseline,resemblyzer,scratch")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="transfer training sizes per language")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="transfer training-draw seeds")
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS)
+    parser.add_argument("--source-epochs", type=int, default=SOURCE_EPOCHS, help="transfer: tdnn source epoch cap")
+    parser.add_argument("--finetune-epochs", type=int, default=FINETUNE_EPOCHS, help="transfer: finetune epoch cap")
+    parser.add_argument("--chain-source-epochs", type=int, default=CHAIN_SOURCE_EPOCHS,
+                        help="transfer: epoch cap of pretrain --init resemblyzer on the source")
+    parser.add_argument("--chain-epochs", type=int, default=CHAIN_EPOCHS, help="transfer: chain finetune epoch cap")
     parser.add_argument("--folds", type=int, default=FOLDS, help="within-corpus folds")
     parser.add_argument("--references", type=int, default=3,
                         help="how many of the recipe's reference quantiles (0.5, 0.2, 0.8) to use")
@@ -500,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         timings = Timings(args.work / "timings.json")
         within = within_corpus(dev, samples, args, timings, cfg)
         trans = transfer(dev, samples, args, timings, cfg)
+        within, trans = with_earlier_rows(args.work / "results.json", within, trans, args)
     except AccentError as exc:
         print(f"real_dev: error: {exc}", file=sys.stderr)
         return 2
