@@ -30,6 +30,23 @@ def test_docs_section_is_replaced_not_repeated(tmp_path):
     assert text.startswith("# Benchmarks\n\n## Other\n\ntext\n")
 
 
+def test_methods_not_rerun_keep_their_earlier_rows(tmp_path):
+    """A run of a few --methods extends the tables: earlier rows stay unless rerun now or missing a size."""
+    import argparse
+
+    real_dev = load_real_dev()
+    cell = {"scores": [0.5], "boot": [0.1], "seconds": [1.0]}
+    earlier = {"within": {"a": {"scores": [0.1], "seconds": 1}, "b": {"scores": [0.2], "seconds": 1}},
+               "transfer": {"old": {"5": cell, "10": cell}, "short": {"5": cell}, "new": {"5": cell, "10": cell}}}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(earlier))
+    now = {"new": {5: {**cell, "scores": [0.9]}, 10: cell}}
+    within, trans = real_dev.with_earlier_rows(path, {"b": {"scores": [0.3], "seconds": 2}}, now,
+                                               argparse.Namespace(sizes=(5, 10), limit=None))
+    assert list(within) == ["a", "b"] and within["b"]["scores"] == [0.3]
+    assert list(trans) == ["old", "new"] and trans["new"][5]["scores"] == [0.9] and 10 in trans["old"]
+
+
 @pytest.mark.skipif(not HAVE_SHARED, reason="shared real data not available")
 def test_protocol_runs_on_a_tiny_subset(tmp_path, capsys):
     real_dev = load_real_dev()
