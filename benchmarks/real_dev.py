@@ -383,9 +383,10 @@ def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, c
         source, source_s = source_of(samples, args, timings)
         for key, (title, mode, overlay, epochs) in variants(args).items():
             for (size, seed), train in plan.items():
-                pred, seconds = network_transfer(dev, target, tindex, train, test, size, seed, args, mode=mode,
-                                                 key=key, source=source, recipe=overlay, max_epochs=epochs)
-                record(title, size, seed, pred, seconds + source_s)
+                done = network_transfer(dev, target, tindex, train, test, size, seed, args, mode=mode,
+                                        key=key, source=source, recipe=overlay, max_epochs=epochs)
+                if done is not None:  # None: --cached-only and not run yet
+                    record(title, size, seed, done[0], done[1] + source_s)
     return results
 
 
@@ -419,12 +420,12 @@ def FINETUNE_VARIANTS(args) -> dict:
     return {"extract_tdnn": ("extract, our SAA-pretrained tdnn + LR", "extract", None, None),
             "finetune_tdnn": (f"finetune tdnn, select val_bacc (shipped; at most {cap} epochs)", "finetune", None, cap),
             "finetune_tdnn_loss": ("finetune tdnn, select val_loss", "finetune", {"train": {"select": "val_loss"}}, cap),
-            "finetune_tdnn_ema": ("finetune tdnn, select val_loss, EMA 0.5 of the weights", "finetune",
-                                  {"train": {"select": "val_loss", "ema": 0.5}}, cap),
             "finetune_tdnn_guard": ("finetune tdnn, select val_bacc + guard (keep the probe)", "finetune",
                                     {"train": {"guard": True}}, cap),
             "finetune_tdnn_loss_guard": ("finetune tdnn, select val_loss + guard", "finetune",
-                                         {"train": {"select": "val_loss", "guard": True}}, cap)}
+                                         {"train": {"select": "val_loss", "guard": True}}, cap),
+            "finetune_tdnn_ema": ("finetune tdnn, select val_loss, EMA 0.5 of the weights", "finetune",
+                                  {"train": {"select": "val_loss", "ema": 0.5}}, cap)}
 
 
 def CHAIN_VARIANTS(args) -> dict:
@@ -435,12 +436,21 @@ def CHAIN_VARIANTS(args) -> dict:
                                f"{cap} epochs)", "finetune", {"train": {"select": "val_loss", "guard": True}}, cap)}
 
 
+def cell_tag(args) -> str:
+    """What else a cached transfer run depends on: the fixed test set (and so the training pool) is
+    set by the largest size asked for, and --limit picks another store."""
+    tag = "" if max(args.sizes) == max(SIZES) else f"_test{max(args.sizes)}"
+    return tag + ("" if not args.limit else f"_first{args.limit}")
+
+
 def network_transfer(dev, target, tindex, train, test, size, seed, args, *, mode: str, key: str, source: Path,
                      recipe: dict | None, max_epochs: int | None) -> tuple[np.ndarray, float]:
     """One transfer mode from a source run on one training set, split as :func:`scratch_transfer` splits."""
     from accent.inference import load_run
 
-    out = args.work / "runs" / f"transfer_{key}{'' if not args.limit else f'_first{args.limit}'}" / f"n{size}_seed{seed}"
+    out = args.work / "runs" / f"transfer_{key}{cell_tag(args)}" / f"n{size}_seed{seed}"
+    if args.cached_only and not (out / "run.json").is_file():
+        return None
     return _cell_run(dev, target, tindex, train, test, size, seed, out, mode=mode, source_run=load_run(source),
                      source=source, recipe=recipe, max_epochs=max_epochs)
 
@@ -458,7 +468,7 @@ def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tupl
     from accent.store import StoreView
     from accent.transfer import run_single
 
-    out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{'' if not args.limit else f'_first{args.limit}'}" / f"n{size}_seed{seed}"
+    out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{cell_tag(args)}" / f"n{size}_seed{seed}"
     return _cell_run(dev, target, tindex, train, test, size, seed, out, mode="scratch", source_run=None, source=None,
                      recipe=None, max_epochs=args.scratch_epochs)
 
@@ -512,10 +522,12 @@ def transfer_table(results: dict, sizes, seeds, n_test: int, n_labels: int) -> s
     for name, by_size in results.items():
         cells = []
         for n in sizes:
-            c = by_size[n]
-            s = np.array(c["scores"])
-            cells.append(f"{s.mean():.3f} ± {s.std():.3f} [{np.mean(c['boot']):.3f}]")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean(by_size[max(sizes)]['seconds']):.0f} |")
+            c = by_size.get(n)
+            s = np.array(c["scores"]) if c else None
+            cells.append("–" if c is None else f"{s.mean():.3f} ± {s.std():.3f} [{np.mean(c['boot']):.3f}]"
+                         + ("" if len(s) == len(seeds) else f" ({len(s)} seeds)"))
+        largest = by_size[max(by_size)]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean(largest['seconds']):.0f} |")
     return "\n".join(lines)
 
 
@@ -534,9 +546,10 @@ def figure(within: dict, trans: dict, sizes, path: Path) -> Path:
     a.set_title("within-corpus, saa-8k, 9 languages", fontsize=10)
     a.legend(fontsize=8)
     for i, (name, by_size) in enumerate(trans.items()):
-        m = [np.mean(by_size[n]["scores"]) for n in sizes]
-        s = [np.std(by_size[n]["scores"]) for n in sizes]
-        b.errorbar(sizes, m, yerr=s, marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], capsize=3, label=name)
+        have = [n for n in sizes if n in by_size]
+        m = [np.mean(by_size[n]["scores"]) for n in have]
+        s = [np.std(by_size[n]["scores"]) for n in have]
+        b.errorbar(have, m, yerr=s, marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], capsize=3, label=name)
     b.axhline(1 / 6, color="grey", ls=":", label="chance")
     b.set_xticks(list(sizes))
     b.set_xlabel("target training recordings per language")
@@ -549,8 +562,8 @@ def figure(within: dict, trans: dict, sizes, path: Path) -> Path:
 
 def with_earlier_rows(path: Path, within: dict, trans: dict, args) -> tuple[dict, dict]:
     """The rows of this invocation after those of earlier ones (WORK/results.json) for methods not
-    run now, so a run of a few ``--methods`` extends the tables instead of replacing them. Earlier
-    transfer rows are kept only when they cover the sizes asked for now."""
+    run now, so a run of a few ``--methods`` extends the tables instead of replacing them (a size
+    not measured shows as a dash)."""
     if not path.is_file() or args.limit:
         return within, trans
     earlier = json.loads(path.read_text())
@@ -558,8 +571,8 @@ def with_earlier_rows(path: Path, within: dict, trans: dict, args) -> tuple[dict
     old_trans = {}
     for name, by_size in earlier.get("transfer", {}).items():
         cells = {int(n): c for n, c in by_size.items()}
-        if name not in trans and all(n in cells for n in args.sizes):
-            old_trans[name] = cells
+        if name not in trans and any(n in cells for n in args.sizes):
+            old_trans[name] = {n: c for n, c in cells.items() if n in args.sizes}
     return {**old_within, **within}, {**old_trans, **trans}
 
 
@@ -588,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chain-source-epochs", type=int, default=CHAIN_SOURCE_EPOCHS,
                         help="transfer: epoch cap of pretrain --init resemblyzer on the source")
     parser.add_argument("--chain-epochs", type=int, default=CHAIN_EPOCHS, help="transfer: chain finetune epoch cap")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="finetune/chain: table only the training runs already in WORK (train none)")
     parser.add_argument("--folds", type=int, default=FOLDS, help="within-corpus folds")
     parser.add_argument("--references", type=int, default=3,
                         help="how many of the recipe's reference quantiles (0.5, 0.2, 0.8) to use")
