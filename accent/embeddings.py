@@ -193,6 +193,8 @@ class _NetworkSource:
             return self.model.embed(crops).mean(0).numpy().astype(np.float32)
 
     def embed_rows(self, store, rows: np.ndarray) -> np.ndarray:
+        if self.waveform:  # the cached path calls embed() per clip; this is a report's uncached sample
+            return np.stack([self.embed(store, int(i)) for i in rows])
         return recording_outputs(self.model, store, rows, self.crop_frames, torch.device("cpu"), embed=True)
 
     def embed_logmel(self, logmel: np.ndarray) -> np.ndarray:

@@ -230,7 +230,7 @@ def test_pretrain_init_resemblyzer_is_a_source_for_extract_and_finetune(store, t
     """The two-stage chain: the Resemblyzer encoder fine-tuned on a store by `accent pretrain --init`,
     then transferred; extract embeds with the FINE-TUNED encoder, finetune continues from it."""
     from accent.backbones import get_backbone
-    from accent.embeddings import embed_rows
+    from accent.embeddings import embed_rows, network_embeddings
     from accent.inference import load_run
     from accent.training.pretrain import pretrain
     from accent.transfer import run_transfer
@@ -246,6 +246,8 @@ def test_pretrain_init_resemblyzer_is_a_source_for_extract_and_finetune(store, t
     ext = run_transfer(store, "extract", tmp_path / "ext", source=tmp_path / "src", progress=False)
     assert ext["metrics"]["test"]["n"] == 4
     tuned = embed_rows("accent", FeatureStore.open(store), np.arange(2), source=tmp_path / "src")
+    np.testing.assert_allclose(network_embeddings("accent", store, np.arange(2), source=tmp_path / "src"), tuned,
+                               rtol=1e-5, atol=1e-6)  # the report's uncached path: the same vectors
     frozen = embed_rows("resemblyzer", FeatureStore.open(store), np.arange(2))
     assert tuned.shape == frozen.shape and not np.allclose(tuned, frozen, atol=1e-3)
     expected = _test_probabilities(tmp_path / "ext")
