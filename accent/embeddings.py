@@ -149,9 +149,9 @@ class _AudioSource:
 
 class _NetworkSource:
     """Our network (pretrain, finetune, scratch or extract run): its embedding of the stored
-    log-mels of each clip. Computed for many rows at once (:attr:`batched`)."""
-
-    batched = True
+    log-mels of each clip, computed for many rows at once (:attr:`batched`). A run whose network is
+    a fine-tuned waveform backbone (``accent pretrain --init resemblyzer``) embeds each clip's audio
+    instead: the mean of its encoder's embeddings over evenly spaced crops."""
 
     def __init__(self, spec: str, store=None):
         from accent.backbones.base import file_sha1
@@ -160,10 +160,16 @@ class _NetworkSource:
         if not rundir.exists():
             raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
         ckpt = load_run_checkpoint(rundir)  # a run directory or an exported model file
-        if ckpt.get("state_dict") is None or is_waveform_config(ckpt.get("model_config")):
-            raise AccentError(f"run {rundir} holds no log-mel network to embed with (mode {ckpt.get('mode')}, "
+        if ckpt.get("state_dict") is None:
+            raise AccentError(f"run {rundir} holds no network to embed with (mode {ckpt.get('mode')}, "
                               f"backbone {ckpt.get('backbone') or 'accent'})")
         self.model = network_from_checkpoint(ckpt)
+        self.waveform = is_waveform_config(ckpt.get("model_config"))
+        self.batched = not self.waveform
+        if self.waveform:
+            from accent.backbones import get_backbone
+
+            self.backbone = get_backbone(ckpt["model_config"]["backbone"], random_init=True)  # preprocessing only
         self.feature_config = FeatureConfig.from_dict(ckpt["feature_config"])
         self.crop_frames = int(ckpt.get("crop_frames") or crop_frames(3.0, self.feature_config))
         if store is not None:
@@ -173,7 +179,22 @@ class _NetworkSource:
         where = hashlib.sha1(str(rundir.resolve()).encode()).hexdigest()[:8]
         self.cache_name = f"accent_{re.sub(r'[^A-Za-z0-9_.]+', '_', rundir.resolve().name)}_{where}"
 
+    def embed(self, store: FeatureStore, i: int) -> np.ndarray:
+        return self.embed_file(store.index["path"].iat[i])
+
+    def embed_file(self, path: str | Path) -> np.ndarray:
+        """A waveform network's embedding of one audio file; AudioError for an unusable clip."""
+        from accent.models.outputs import MAX_EVAL_CROPS
+        from accent.models.waveform import EVAL_CROP_S, decode
+
+        wave = decode(self.backbone, str(path))
+        crops = torch.from_numpy(eval_crops(wave, int(EVAL_CROP_S * self.backbone.sample_rate), MAX_EVAL_CROPS))
+        with torch.no_grad():
+            return self.model.embed(crops).mean(0).numpy().astype(np.float32)
+
     def embed_rows(self, store, rows: np.ndarray) -> np.ndarray:
+        if self.waveform:  # the cached path calls embed() per clip; this is a report's uncached sample
+            return np.stack([self.embed(store, int(i)) for i in rows])
         return recording_outputs(self.model, store, rows, self.crop_frames, torch.device("cpu"), embed=True)
 
     def embed_logmel(self, logmel: np.ndarray) -> np.ndarray:
@@ -382,6 +403,8 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None, s
     spec = network_spec(backbone_name, source)
     if spec == MFCC or spec.startswith(ACCENT_PREFIX):
         network = _NetworkSource(spec) if spec.startswith(ACCENT_PREFIX) else None
+        if network is not None and network.waveform:
+            return network.embed_file(path)
         cfg = feature_config or (network.feature_config if network is not None else FeatureConfig())
         logmel, _ = featurize_clip(path, cfg)  # the stored definition, float16 rounding and checks included
         vector = mfcc_statistics(logmel) if network is None else network.embed_logmel(np.asarray(logmel, np.float32))

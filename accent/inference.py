@@ -23,7 +23,7 @@ from accent.layout import ALIGNED_MODEL, CHECKPOINT, RUN_FORMAT, RUN_JSON, Mode,
 from accent.metrics import softmax_rows
 from accent.models import network_from_checkpoint
 from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs, waveform_logprobs
-from accent.models.waveform import EVAL_CROP_S, decode
+from accent.models.waveform import EVAL_CROP_S, WaveformClassifier, decode
 
 
 class Run:
@@ -53,8 +53,10 @@ class Run:
     @property
     def needs_audio(self) -> bool:
         """True when the run reads raw audio rather than log-mels: extract over a pretrained speech
-        backbone or a fusion, or a fine-tuned pretrained backbone."""
-        return self.mode in (Mode.EXTRACT, Mode.FINETUNE) and self.backbone != ACCENT
+        backbone or a fusion, or a fine-tuned pretrained backbone (also a source run of ``pretrain
+        --init``, and extract over one)."""
+        return self.mode in (Mode.EXTRACT, Mode.FINETUNE) and self.backbone != ACCENT or \
+            isinstance(self.model, WaveformClassifier)
 
     def _backbone_for_preprocessing(self):
         from accent.backbones import get_backbone

@@ -53,28 +53,10 @@ from accent.training import config
 from accent.training.loop import train_and_record
 from accent.training.rundir import (aligned_checkpoint, classifier_checkpoint, classifier_fields, dataset_summary,
                                     record_run, write_aggregate)
-from accent.training.tasks import LogmelTask, WaveformTask, linear_probe
+from accent.training.tasks import LogmelTask, WaveformTask, drop_unembedded, linear_probe
 
 MODES = TRANSFER_MODES
 FOLD_VAL_FRACTION = 0.15
-
-
-def drop_unembedded(X: np.ndarray, view, data: SplitData, backbone: str) -> SplitData:
-    """The splits without the rows whose features hold NaN (clips the backbone could not embed),
-    with one warning naming them."""
-    used = np.concatenate([data.train, data.val, data.test])
-    bad = used[~np.isfinite(X[used]).all(axis=1)]
-    if len(bad) == 0:
-        return data
-    names = ", ".join(view.index["utt_id"].iloc[bad[:3]].astype(str))
-    more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
-    warnings.warn(f"backbone {backbone}: {len(bad)} recording(s) could not be embedded and are left out of "
-                  f"train/val/test: {names}{more}", stacklevel=2)
-    kept = data.without(bad)
-    if len(kept.train) == 0 or len(kept.val) == 0:
-        raise AccentError(f"backbone {backbone}: no train or val recording left after dropping the clips it "
-                          f"could not embed (see the warning); check the audio paths in {view.root}/index.csv")
-    return kept
 
 
 # ---------------------------------------------------------------------------------------- modes
@@ -162,6 +144,9 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run: Run | None,
         return _classifier_run(mode, X, view, data, out, info, classifier, seed, {})
     if mode == Mode.FINETUNE and backbone != ACCENT:
         return _finetune_pretrained(view, data, out, backbone, seed, max_epochs, device, info, resume, progress, recipe)
+    if mode == Mode.FINETUNE and isinstance(source_run.model, WaveformClassifier):  # `pretrain --init BACKBONE`
+        return _finetune_pretrained(view, data, out, source_run.model.config["backbone"], seed, max_epochs, device,
+                                    info, resume, progress, recipe, source=source_run)
     if mode == Mode.EXTRACT:
         X = embed_rows(backbone, view, np.arange(len(view.index)), source=source, progress=progress)
         data = drop_unembedded(X, view, data, backbone)
@@ -169,8 +154,8 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run: Run | None,
         if source_run is not None and ACCENT in fusion_parts(backbone):
             extra.update({"state_dict": source_run.model.state_dict(), "model_config": source_run.model.config,
                           "crop_frames": source_run.crop_frames,
-                          "norm_mean": source_run.model.norm_mean.clone(),
-                          "norm_std": source_run.model.norm_std.clone()})
+                          "norm_mean": torch.as_tensor(getattr(source_run.model, "norm_mean", source_run.norm_mean)).clone(),
+                          "norm_std": torch.as_tensor(getattr(source_run.model, "norm_std", source_run.norm_std)).clone()})
         return _classifier_run(mode, X, view, data, out, info, classifier, seed, extra)
     crop_s = 3.0 if source_run is None else source_run.crop_frames / view.config.frames_per_second
     torch.manual_seed(seed)
@@ -182,7 +167,8 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run: Run | None,
         resolved, cfg = _network_recipe("finetune", recipe, seed, device, max_epochs, crop_s)
     else:  # scratch: the source's architecture when given, trained from random weights
         resolved, cfg = _network_recipe("scratch", recipe, seed, device, max_epochs, crop_s)
-        if source_run is not None and source_run.model is not None:
+        if source_run is not None and source_run.model is not None and not isinstance(source_run.model,
+                                                                                      WaveformClassifier):
             mcfg = {**source_run.model.config, "n_classes": len(data.labels)}
         else:
             chosen, overrides = config.model_choice(resolved, preset)
@@ -196,25 +182,34 @@ def run_single(view: StoreView, mode: str, out: Path, *, source_run: Run | None,
 
 def _finetune_pretrained(view: StoreView, data: SplitData, out: Path, backbone_name: str, seed: int,
                          max_epochs: int | None, device: str | None, info: dict, resume: bool, progress: bool,
-                         recipe: dict | None) -> dict:
-    """finetune with a registered pretrained backbone: linear probe on its frozen embeddings (the
-    extract features), then the waveform recipe through the same training loop."""
+                         recipe: dict | None, source: Run | None = None) -> dict:
+    """finetune with a registered pretrained backbone, or with the fine-tuned one of a ``source`` run
+    (``accent pretrain --init BACKBONE``): linear probe on its frozen embeddings (the extract
+    features), then the waveform recipe through the same training loop."""
     from accent.backbones import get_backbone
 
     if not can_finetune(backbone_name):
         raise AccentError(f"--mode finetune needs one network to update, not {backbone_name!r} (mfcc or a fusion): "
                           "use --mode extract for it")
-    X = embed_rows(backbone_name, view, np.arange(len(view.index)), progress=progress)  # the linear probe's features
+    rows = np.arange(len(view.index))
+    # the linear probe's features
+    X = embed_rows(ACCENT, view, rows, source=source.rundir, progress=progress) if source is not None else \
+        embed_rows(backbone_name, view, rows, progress=progress)
     data = drop_unembedded(X, view, data, backbone_name)
-    backbone = get_backbone(backbone_name)
+    # a source run brings its own weights: the backbone is then needed for its preprocessing only
+    backbone = get_backbone(backbone_name, random_init=True) if source is not None else get_backbone(backbone_name)
     resolved = config.resolve("waveform_finetune", recipe)
     cfg = config.train_config(resolved, seed=seed, device=device or "cpu")
     if max_epochs is not None:
         cfg.max_epochs = int(max_epochs)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = WaveformClassifier(backbone.torch_module(),
-                               waveform_model_config(backbone_name, backbone.dim, len(data.labels)))
+    if source is not None:
+        model = copy.deepcopy(source.model)
+        model.replace_head(len(data.labels))
+    else:
+        model = WaveformClassifier(backbone.torch_module(),
+                                   waveform_model_config(backbone_name, backbone.dim, len(data.labels)))
     linear_probe(model, X[data.train], data.codes(view.index, data.train), seed)
     task = WaveformTask(backbone, view, data, cfg.crop_s, progress, spec=backbone_name)
     return train_and_record(model, task, cfg, out, mode=Mode.FINETUNE.value, info=info, resume=resume,

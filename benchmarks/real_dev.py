@@ -27,6 +27,13 @@ Methods:
 - ``resemblyzer``: the frozen Resemblyzer speaker encoder + the same classifier.
 - ``scratch``: our ``tdnn`` network trained from random weights (``accent.transfer``), at most
   ``--scratch-epochs`` epochs with early stopping on 15 % of its training speakers.
+- ``finetune`` (transfer only): our ``tdnn`` pretrained on the source store (``accent pretrain``,
+  at most ``--source-epochs``), then ``extract`` and ``finetune`` on each training set, the latter
+  with each model-selection setting of the recipe (``train.select``, ``train.ema``, ``train.guard``).
+- ``chain`` (transfer only): the two-stage chain, ``accent pretrain --init resemblyzer`` on the
+  source store, then ``extract`` with and ``finetune`` of the SAA-fine-tuned encoder.
+
+Methods not run in an invocation keep their rows from the previous one (``WORK/results.json``).
 
 Everything expensive is cached under WORK (git-ignored): stores, aligned features per reference,
 embeddings (inside the stores), scratch runs; ``WORK/timings.json`` keeps the seconds each cached
@@ -74,6 +81,11 @@ MIN_TEST = 4
 TEST_SEED = 1000
 SCRATCH_EPOCHS = 10   # about 30 s per epoch of the 9-way task on one loaded core
 SCRATCH_PRESET = "tdnn"
+SOURCE_EPOCHS = 20        # transfer: our tdnn pretrained on the source (early stopping usually ends sooner)
+FINETUNE_EPOCHS = 10
+CHAIN_SOURCE_EPOCHS = 4   # pretrain --init resemblyzer: about 2 min per epoch on one loaded core
+CHAIN_EPOCHS = 4
+METHODS = ("aligned", "baseline", "resemblyzer", "scratch", "finetune", "chain")
 N_BOOT = 1000
 MAX_ITER = 5000
 DOC_START = "<!-- real_dev:start (written by benchmarks/real_dev.py --write-docs) -->"
@@ -100,6 +112,19 @@ def prepare_stores(shared: Path, work: Path, limit: int | None, workers: int) ->
         featurize(limit_per_label(manifest, limit), out, FEATURES, workers=workers, progress=True)
         stores.append(FeatureStore.open(out))
     return stores[0], stores[1]
+
+
+def prepare_source_store(shared: Path, work: Path, limit: int | None, workers: int) -> FeatureStore:
+    """The transfer task's source as one 8 kHz store: real-samples/saa plus the english, arabic and
+    dutch readings of saa-8k (each corpus keeps its own speaker-disjoint train/val/test split)."""
+    suffix = f"_first{limit}" if limit else ""
+    dev, _ = build_manifest("folder", shared / "real-dev" / "saa-8k")
+    samples, _ = build_manifest("saa", shared / "real-samples" / "saa")
+    manifest = pd.concat([limit_per_label(samples, limit),
+                          limit_per_label(dev[dev["label"].isin(SOURCE_FROM_DEV)], limit)], ignore_index=True)
+    out = work / "features" / f"source{suffix}"
+    featurize(manifest, out, FEATURES, workers=workers, progress=True)
+    return FeatureStore.open(out)
 
 
 class Timings:
@@ -351,7 +376,83 @@ def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, c
         for (size, seed), train in plan.items():
             pred, seconds = scratch_transfer(dev, target, tindex, train, test, size, seed, args)
             record(f"scratch {SCRATCH_PRESET} (at most {args.scratch_epochs} epochs)", size, seed, pred, seconds)
+    for method, source_of, variants in (("finetune", tdnn_source, FINETUNE_VARIANTS),
+                                        ("chain", resemblyzer_source, CHAIN_VARIANTS)):
+        if method not in args.methods:
+            continue
+        source, source_s = source_of(samples, args, timings)
+        for key, (title, mode, overlay, epochs) in variants(args).items():
+            for (size, seed), train in plan.items():
+                done = network_transfer(dev, target, tindex, train, test, size, seed, args, mode=mode,
+                                        key=key, source=source, recipe=overlay, max_epochs=epochs)
+                if done is not None:  # None: --cached-only and not run yet
+                    record(title, size, seed, done[0], done[1] + source_s)
     return results
+
+
+def tdnn_source(samples: FeatureStore, args, timings: Timings) -> tuple[Path, float]:
+    """Our tdnn pretrained on the source store (shipped pretrain recipe, at most --source-epochs)."""
+    from accent.training.pretrain import pretrain
+
+    out = args.work / "runs" / f"source_tdnn_e{args.source_epochs}{'' if not args.limit else f'_first{args.limit}'}"
+    run = pretrain(source_store(args), out, preset=SCRATCH_PRESET, max_epochs=args.source_epochs, resume=True)
+    return out, float(run["train_seconds"])
+
+
+def resemblyzer_source(samples: FeatureStore, args, timings: Timings) -> tuple[Path, float]:
+    """The two-stage chain's first stage: `accent pretrain --init resemblyzer` on the source store
+    (waveform_finetune recipe, at most --chain-source-epochs, half a pass over the crops per epoch)."""
+    from accent.training.pretrain import pretrain
+
+    out = args.work / "runs" / f"source_resemblyzer_e{args.chain_source_epochs}{'' if not args.limit else f'_first{args.limit}'}"
+    run = pretrain(source_store(args), out, init="resemblyzer", max_epochs=args.chain_source_epochs, resume=True,
+                   recipe={"train": {"passes_per_epoch": 0.5}})
+    return out, float(run["train_seconds"])
+
+
+def source_store(args) -> Path:
+    return prepare_source_store(args.shared, args.work, args.limit, args.workers).root
+
+
+def FINETUNE_VARIANTS(args) -> dict:
+    """run key -> (table row, mode, recipe overlay, epoch cap): our SAA-pretrained tdnn transferred."""
+    cap = args.finetune_epochs
+    return {"extract_tdnn": ("extract, our SAA-pretrained tdnn + LR", "extract", None, None),
+            "finetune_tdnn": (f"finetune tdnn, select val_bacc (shipped; at most {cap} epochs)", "finetune", None, cap),
+            "finetune_tdnn_loss": ("finetune tdnn, select val_loss", "finetune", {"train": {"select": "val_loss"}}, cap),
+            "finetune_tdnn_guard": ("finetune tdnn, select val_bacc + guard (keep the probe)", "finetune",
+                                    {"train": {"guard": True}}, cap),
+            "finetune_tdnn_loss_guard": ("finetune tdnn, select val_loss + guard", "finetune",
+                                         {"train": {"select": "val_loss", "guard": True}}, cap),
+            "finetune_tdnn_ema": ("finetune tdnn, select val_loss, EMA 0.5 of the weights", "finetune",
+                                  {"train": {"select": "val_loss", "ema": 0.5}}, cap)}
+
+
+def CHAIN_VARIANTS(args) -> dict:
+    """The two-stage chain's second stage: extract with, and finetune, the SAA-fine-tuned Resemblyzer."""
+    cap = args.chain_epochs
+    return {"extract_chain": ("chain: Resemblyzer fine-tuned on the source, extract + LR", "extract", None, None),
+            "finetune_chain": (f"chain: Resemblyzer fine-tuned on the source, finetune (val_loss + guard; at most "
+                               f"{cap} epochs)", "finetune", {"train": {"select": "val_loss", "guard": True}}, cap)}
+
+
+def cell_tag(args) -> str:
+    """What else a cached transfer run depends on: the fixed test set (and so the training pool) is
+    set by the largest size asked for, and --limit picks another store."""
+    tag = "" if max(args.sizes) == max(SIZES) else f"_test{max(args.sizes)}"
+    return tag + ("" if not args.limit else f"_first{args.limit}")
+
+
+def network_transfer(dev, target, tindex, train, test, size, seed, args, *, mode: str, key: str, source: Path,
+                     recipe: dict | None, max_epochs: int | None) -> tuple[np.ndarray, float]:
+    """One transfer mode from a source run on one training set, split as :func:`scratch_transfer` splits."""
+    from accent.inference import load_run
+
+    out = args.work / "runs" / f"transfer_{key}{cell_tag(args)}" / f"n{size}_seed{seed}"
+    if args.cached_only and not (out / "run.json").is_file():
+        return None
+    return _cell_run(dev, target, tindex, train, test, size, seed, out, mode=mode, source_run=load_run(source),
+                     source=source, recipe=recipe, max_epochs=max_epochs)
 
 
 def identity_nap(dim: int) -> NAP:
@@ -367,7 +468,19 @@ def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tupl
     from accent.store import StoreView
     from accent.transfer import run_single
 
-    out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{'' if not args.limit else f'_first{args.limit}'}" / f"n{size}_seed{seed}"
+    out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{cell_tag(args)}" / f"n{size}_seed{seed}"
+    return _cell_run(dev, target, tindex, train, test, size, seed, out, mode="scratch", source_run=None, source=None,
+                     recipe=None, max_epochs=args.scratch_epochs)
+
+
+def _cell_run(dev, target, tindex, train, test, size, seed, out: Path, *, mode: str, source_run, source, recipe,
+              max_epochs) -> tuple[np.ndarray, float]:
+    """(test predictions, seconds) of one `accent transfer` mode on one training set, cached in ``out``."""
+    from accent.layout import finished_run
+    from accent.splits import speaker_disjoint_split
+    from accent.store import StoreView
+    from accent.transfer import run_single
+
     run = finished_run(out)
     if run is None:
         index = dev.index.copy()
@@ -376,12 +489,14 @@ def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tupl
         split = speaker_disjoint_split(chosen, val_frac=0.15, test_frac=0.0, seed=seed).to_numpy()
         index.loc[index.index[target[train]], "split"] = split
         index.loc[index.index[target[test]], "split"] = "test"
-        run = run_single(StoreView(dev, index), "scratch", out, source_run=None, source=None, backbone="accent",
-                         classifier="logreg", seed=seed, preset=SCRATCH_PRESET, max_epochs=args.scratch_epochs,
-                         device=None, progress=True, resume=True, info=scratch_info(dev.root, seed, size))
+        info = {**scratch_info(dev.root, seed, size), "source": None if source is None else str(source),
+                "backbone": None if mode == "scratch" else "accent"}
+        run = run_single(StoreView(dev, index), mode, out, source_run=source_run, source=source, backbone="accent",
+                         classifier="logreg", seed=seed, preset=SCRATCH_PRESET, max_epochs=max_epochs,
+                         device=None, progress=True, resume=True, info=info, recipe=recipe)
     preds = pd.read_csv(out / "predictions.csv", keep_default_na=False).set_index("utt_id")
     pred = preds.loc[tindex["utt_id"].iloc[test], "pred"].to_numpy()
-    return pred, float(run["train_seconds"])
+    return pred, float(run["train_seconds"] or 0.0)
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -407,10 +522,12 @@ def transfer_table(results: dict, sizes, seeds, n_test: int, n_labels: int) -> s
     for name, by_size in results.items():
         cells = []
         for n in sizes:
-            c = by_size[n]
-            s = np.array(c["scores"])
-            cells.append(f"{s.mean():.3f} ± {s.std():.3f} [{np.mean(c['boot']):.3f}]")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean(by_size[max(sizes)]['seconds']):.0f} |")
+            c = by_size.get(n)
+            s = np.array(c["scores"]) if c else None
+            cells.append("–" if c is None else f"{s.mean():.3f} ± {s.std():.3f} [{np.mean(c['boot']):.3f}]"
+                         + ("" if len(s) == len(seeds) else f" ({len(s)} seeds)"))
+        largest = by_size[max(by_size)]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean(largest['seconds']):.0f} |")
     return "\n".join(lines)
 
 
@@ -429,9 +546,10 @@ def figure(within: dict, trans: dict, sizes, path: Path) -> Path:
     a.set_title("within-corpus, saa-8k, 9 languages", fontsize=10)
     a.legend(fontsize=8)
     for i, (name, by_size) in enumerate(trans.items()):
-        m = [np.mean(by_size[n]["scores"]) for n in sizes]
-        s = [np.std(by_size[n]["scores"]) for n in sizes]
-        b.errorbar(sizes, m, yerr=s, marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], capsize=3, label=name)
+        have = [n for n in sizes if n in by_size]
+        m = [np.mean(by_size[n]["scores"]) for n in have]
+        s = [np.std(by_size[n]["scores"]) for n in have]
+        b.errorbar(have, m, yerr=s, marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], capsize=3, label=name)
     b.axhline(1 / 6, color="grey", ls=":", label="chance")
     b.set_xticks(list(sizes))
     b.set_xlabel("target training recordings per language")
@@ -440,6 +558,22 @@ def figure(within: dict, trans: dict, sizes, path: Path) -> Path:
     b.legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_figure(fig, path)
+
+
+def with_earlier_rows(path: Path, within: dict, trans: dict, args) -> tuple[dict, dict]:
+    """The rows of this invocation after those of earlier ones (WORK/results.json) for methods not
+    run now, so a run of a few ``--methods`` extends the tables instead of replacing them (a size
+    not measured shows as a dash)."""
+    if not path.is_file() or args.limit:
+        return within, trans
+    earlier = json.loads(path.read_text())
+    old_within = {k: v for k, v in earlier.get("within", {}).items() if k not in within}
+    old_trans = {}
+    for name, by_size in earlier.get("transfer", {}).items():
+        cells = {int(n): c for n, c in by_size.items()}
+        if name not in trans and any(n in cells for n in args.sizes):
+            old_trans[name] = {n: c for n, c in cells.items() if n in args.sizes}
+    return {**old_within, **within}, {**old_trans, **trans}
 
 
 def write_docs(text: str, path: Path = DOCS) -> None:
@@ -458,11 +592,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared real data folder")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cache folder (stores, features, runs)")
-    parser.add_argument("--methods", default="aligned,baseline,resemblyzer,scratch",
-                        help="comma-separated subset of aligned,baseline,resemblyzer,scratch")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="transfer training sizes per language")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="transfer training-draw seeds")
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS)
+    parser.add_argument("--source-epochs", type=int, default=SOURCE_EPOCHS, help="transfer: tdnn source epoch cap")
+    parser.add_argument("--finetune-epochs", type=int, default=FINETUNE_EPOCHS, help="transfer: finetune epoch cap")
+    parser.add_argument("--chain-source-epochs", type=int, default=CHAIN_SOURCE_EPOCHS,
+                        help="transfer: epoch cap of pretrain --init resemblyzer on the source")
+    parser.add_argument("--chain-epochs", type=int, default=CHAIN_EPOCHS, help="transfer: chain finetune epoch cap")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="finetune/chain: table only the training runs already in WORK (train none)")
     parser.add_argument("--folds", type=int, default=FOLDS, help="within-corpus folds")
     parser.add_argument("--references", type=int, default=3,
                         help="how many of the recipe's reference quantiles (0.5, 0.2, 0.8) to use")
@@ -487,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         timings = Timings(args.work / "timings.json")
         within = within_corpus(dev, samples, args, timings, cfg)
         trans = transfer(dev, samples, args, timings, cfg)
+        within, trans = with_earlier_rows(args.work / "results.json", within, trans, args)
     except AccentError as exc:
         print(f"real_dev: error: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -223,3 +224,45 @@ def test_resumed_kfold_run_reuses_its_finished_folds(tiny_stores, tmp_path, monk
     with pytest.raises(AssertionError, match="trained again"):
         transfer.run_transfer(tiny_stores["target_big"], "baseline", tmp_path / "cv", folds=3, progress=False,
                               resume=True)
+
+
+def test_pretrain_init_resemblyzer_is_a_source_for_extract_and_finetune(store, tmp_path):
+    """The two-stage chain: the Resemblyzer encoder fine-tuned on a store by `accent pretrain --init`,
+    then transferred; extract embeds with the FINE-TUNED encoder, finetune continues from it."""
+    from accent.backbones import get_backbone
+    from accent.embeddings import embed_rows, network_embeddings
+    from accent.inference import load_run
+    from accent.training.pretrain import pretrain
+    from accent.transfer import run_transfer
+
+    tiny = {"train": {**TINY_WAVEFORM["train"], "freeze_epochs": 0, "lr": 0.01, "body_lr_mult": 1.0}}
+    src = pretrain(store, tmp_path / "src", init="resemblyzer", max_epochs=1, progress=False, recipe=tiny)
+    assert src["init"] == "resemblyzer" and src["recipe"]["train"]["freeze_epochs"] == 0 and src["epochs_run"] == 1
+    source = load_run(tmp_path / "src")
+    assert source.needs_audio and source.backbone == "resemblyzer"
+    name = "encoder.lstm.weight_ih_l0"
+    pretrained = get_backbone("resemblyzer").torch_module().state_dict()[name]
+    assert not torch.equal(source.model.body.state_dict()[name], pretrained)  # the encoder was fine-tuned
+    ext = run_transfer(store, "extract", tmp_path / "ext", source=tmp_path / "src", progress=False)
+    assert ext["metrics"]["test"]["n"] == 4
+    tuned = embed_rows("accent", FeatureStore.open(store), np.arange(2), source=tmp_path / "src")
+    np.testing.assert_allclose(network_embeddings("accent", store, np.arange(2), source=tmp_path / "src"), tuned,
+                               rtol=1e-5, atol=1e-6)  # the report's uncached path: the same vectors
+    frozen = embed_rows("resemblyzer", FeatureStore.open(store), np.arange(2))
+    assert tuned.shape == frozen.shape and not np.allclose(tuned, frozen, atol=1e-3)
+    expected = _test_probabilities(tmp_path / "ext")
+    from accent.predict import predict_files
+
+    path = FeatureStore.open(store).index.set_index("utt_id").loc[expected.index[0], "path"]
+    res = predict_files(tmp_path / "ext", [path])[0]  # the extract run re-embeds audio with the tuned encoder
+    for label, p in res["probabilities"].items():
+        assert p == pytest.approx(expected.iloc[0][f"p_{label}"], abs=1e-4)
+    ft = run_transfer(store, "finetune", tmp_path / "ft", source=tmp_path / "src", max_epochs=1, progress=False,
+                      recipe={"train": {**TINY_WAVEFORM["train"], "guard": True}})
+    assert ft["source"] == str(tmp_path / "src") and ft["epochs_run"] == 1 and "kept_probe" in ft
+    run = load_run(tmp_path / "ft")
+    assert run.needs_audio and run.model.config["backbone"] == "resemblyzer"
+    if ft["kept_probe"]:  # the guard kept the probe over the source's fine-tuned encoder: body unchanged
+        assert torch.equal(run.model.body.state_dict()[name], source.model.body.state_dict()[name])
+    with pytest.raises(AccentError, match="--init"):
+        pretrain(store, tmp_path / "bad", init="mfcc", progress=False)

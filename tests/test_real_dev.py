@@ -30,6 +30,27 @@ def test_docs_section_is_replaced_not_repeated(tmp_path):
     assert text.startswith("# Benchmarks\n\n## Other\n\ntext\n")
 
 
+def test_methods_not_rerun_keep_their_earlier_rows(tmp_path):
+    """A run of a few --methods extends the tables: earlier rows stay (at the sizes asked for) unless rerun now."""
+    import argparse
+
+    real_dev = load_real_dev()
+    cell = {"scores": [0.5], "boot": [0.1], "seconds": [1.0]}
+    earlier = {"within": {"a": {"scores": [0.1], "seconds": 1}, "b": {"scores": [0.2], "seconds": 1}},
+               "transfer": {"old": {"5": cell, "10": cell}, "short": {"5": cell, "40": cell}, "other": {"40": cell},
+                            "new": {"5": cell, "10": cell}}}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(earlier))
+    now = {"new": {5: {**cell, "scores": [0.9]}, 10: cell}}
+    within, trans = real_dev.with_earlier_rows(path, {"b": {"scores": [0.3], "seconds": 2}}, now,
+                                               argparse.Namespace(sizes=(5, 10), limit=None))
+    assert list(within) == ["a", "b"] and within["b"]["scores"] == [0.3]
+    assert list(trans) == ["old", "short", "new"] and trans["new"][5]["scores"] == [0.9] and 10 in trans["old"]
+    assert list(trans["short"]) == [5]  # a size not asked for is left out; one not measured shows as a dash
+    table = real_dev.transfer_table(trans, (5, 10), (0,), 98, 6)
+    assert "| short | 0.500 ± 0.000 [0.100] | – |" in table
+
+
 @pytest.mark.skipif(not HAVE_SHARED, reason="shared real data not available")
 def test_protocol_runs_on_a_tiny_subset(tmp_path, capsys):
     real_dev = load_real_dev()

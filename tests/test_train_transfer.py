@@ -222,3 +222,45 @@ def test_accent_and_accent_rundir_are_one_backbone(source_run, tiny_stores, tmp_
     b = run_transfer(tiny_stores["target_big"], "finetune", tmp_path / "b", backbone=f"accent:{source_run}", **kw)
     assert a["history"][0]["train_loss"] == b["history"][0]["train_loss"] and b["backbone"] == "accent"
     assert (tmp_path / "a" / "predictions.csv").read_text() == (tmp_path / "b" / "predictions.csv").read_text()
+
+
+def test_guard_keeps_the_linear_probe_when_fine_tuning_only_hurts(source_run, tiny_stores, tmp_path):
+    """A learning rate that wrecks the network: no epoch beats the probe's validation loss, so the
+    probe (source body, new head) is what the run keeps, and run.json says so."""
+    wreck = {"train": {"lr": 50.0, "body_lr_mult": 1.0, "freeze_epochs": 0, "guard": True, "patience": 2}}
+    r = run_transfer(tiny_stores["target_big"], "finetune", tmp_path / "ft", source=source_run, per_class=4,
+                     max_epochs=2, progress=False, recipe=wreck)
+    assert r["kept_probe"] is True and r["best_epoch"] == 0 and r["epochs_run"] == 2
+    body = {k: v for k, v in load_run(source_run).model.state_dict().items() if not k.startswith("head.")}
+    kept = load_run(tmp_path / "ft").model.state_dict()
+    assert all(torch.equal(kept[k], v) for k, v in body.items())
+    # from random weights (scratch) any trained epoch beats the start: the guard lets training through
+    s = run_transfer(tiny_stores["target_big"], "scratch", tmp_path / "sc", source=source_run, per_class=4,
+                     max_epochs=2, progress=False, recipe={"train": {"guard": True}})
+    assert s["kept_probe"] is False and s["best_epoch"] >= 1
+    assert "kept_probe" not in run_transfer(tiny_stores["target_big"], "scratch", tmp_path / "plain",
+                                            source=source_run, per_class=4, max_epochs=1, progress=False)
+
+
+def test_select_val_loss_keeps_the_epoch_of_lowest_validation_loss(tiny_stores, tmp_path):
+    kw = dict(crop_s=1.0, max_epochs=4, seed=3, progress=False, model_overrides=TINY_MODEL)
+    r = pretrain(tiny_stores["target_big"], tmp_path / "loss", train_overrides={"select": "val_loss", "patience": 10}, **kw)
+    losses = [h["val_loss"] for h in r["history"]]
+    assert r["best_epoch"] == int(np.argmin(losses)) + 1 and r["recipe"]["train"]["select"] == "val_loss"
+    with pytest.raises(AccentError, match="train.select"):
+        pretrain(tiny_stores["target_big"], tmp_path / "bad", train_overrides={"select": "val_acc"}, **kw)
+
+
+def test_ema_of_the_weights_is_the_per_epoch_moving_average():
+    from accent.training.loop import _update_ema
+
+    model = torch.nn.BatchNorm1d(2)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema = _update_ema(None, model, 0.75)
+    with torch.no_grad():
+        model.weight.fill_(5.0)
+    model.num_batches_tracked.fill_(7)
+    ema = _update_ema(ema, model, 0.75)
+    assert torch.allclose(ema["weight"], torch.full((2,), 0.75 * 1.0 + 0.25 * 5.0))
+    assert int(ema["num_batches_tracked"]) == 7  # integer buffers follow the model

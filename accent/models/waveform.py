@@ -36,6 +36,11 @@ class WaveformClassifier(nn.Module):
     def body_parameters(self):
         return self.body.parameters()
 
+    def replace_head(self, n_classes: int) -> None:
+        """A fresh output layer for ``n_classes`` (a fine-tuned source network transferred to new labels)."""
+        self.head = nn.Linear(self.config["dim"], n_classes)
+        self.config["n_classes"] = int(n_classes)
+
     def set_embedding_scale(self, X: np.ndarray) -> np.ndarray:
         """Centre/scale buffers from frozen training embeddings ``X``; returns X centred and scaled."""
         mean = X.mean(axis=0)

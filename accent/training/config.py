@@ -24,6 +24,7 @@ from accent.errors import AccentError
 
 SECTIONS = ("model", "train")
 RECIPES = ("pretrain", "scratch", "finetune", "waveform_finetune")
+SELECT = ("val_bacc", "val_loss")   # what early stopping and model selection compare
 BASE = "pretrain"   # its [train] holds the default of every training field
 
 
@@ -45,9 +46,19 @@ class TrainConfig:
     freeze_epochs: int           # transfer: epochs with only the new head trained
     body_lr_mult: float          # transfer: learning-rate factor for everything but the head
     grad_clip: float
+    # model selection (defaults here only so that checkpoints written before these keys still load):
+    select: str = "val_bacc"     # keep the epoch with the best val_bacc (ties: val_loss) or the lowest val_loss
+    ema: float = 0.0             # >0: select among exponential moving averages of the weights (per-epoch decay)
+    guard: bool = False          # the starting weights (a linear probe) are kept unless an epoch beats their val loss
     seed: int = 0
     device: str = "cpu"
     compile: bool = False
+
+    def __post_init__(self):
+        if self.select not in SELECT:
+            raise AccentError(f"train.select = {self.select!r}: choose one of {', '.join(SELECT)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise AccentError(f"train.ema = {self.ema!r}: a decay in [0, 1) (0 turns the average off)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

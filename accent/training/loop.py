@@ -5,7 +5,9 @@ Each path is a model plus a task (:mod:`accent.training.tasks`) plus a TrainConf
 AdamW with two parameter groups (body at ``lr * body_lr_mult``, head at ``lr``), a linear warm-up
 and cosine decay of the learning rate, a head-only phase of ``freeze_epochs``, gradient clipping,
 and early stopping that keeps the weights with the best recording-level validation balanced
-accuracy (ties: lower validation loss). The whole training state is saved after each epoch
+accuracy (ties: lower validation loss) or, with ``select = "val_loss"``, the lowest validation
+loss; optionally over a moving average of the weights (``ema``), and guarded by the starting
+weights (``guard``: a transfer's linear probe is kept when no epoch beats its validation loss). The whole training state is saved after each epoch
 (``train_state.pt``), so ``resume`` continues an interrupted run exactly where it stopped.
 
 Several GPUs: every rank draws the same epoch plan and trains on its own slice of the crops; every
@@ -66,12 +68,53 @@ def run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps: int, cfg: T
     return total / n_steps
 
 
+def _state_copy(model) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _update_ema(ema: dict | None, model, decay: float) -> dict:
+    """The exponential moving average of the weights, updated once per epoch: ``ema = decay * ema +
+    (1 - decay) * weights`` for floating-point tensors (integer buffers follow the model)."""
+    current = _state_copy(model)
+    if ema is None:
+        return current
+    return {k: ema[k] * decay + v * (1 - decay) if v.is_floating_point() else v for k, v in current.items()}
+
+
+def _validate(model, task, device, size: int) -> tuple[float, float, float]:
+    """(val_bacc, val_loss, val_acc) of the recording-level validation; rank 0's on every rank."""
+    logp, val_y = task.validate(model, device)
+    val_pred = logp.argmax(1)
+    val_loss = float(-logp[np.arange(len(val_y)), val_y].mean())
+    val_acc = float((val_pred == val_y).mean())
+    val_bacc = balanced_accuracy_codes(val_pred, val_y)
+    if size > 1:  # every rank follows rank 0's early-stopping decision
+        t = torch.tensor([val_bacc, val_loss, val_acc], device=device)
+        torch.distributed.broadcast(t, 0)
+        val_bacc, val_loss, val_acc = (float(v) for v in t)
+    return val_bacc, val_loss, val_acc
+
+
+def _improves(select: str, bacc: float, loss: float, best: dict) -> bool:
+    """Whether an epoch beats the best so far: lower val loss (``select="val_loss"``), or higher val
+    balanced accuracy with ties broken by lower loss. On a validation set of a few recordings per
+    class balanced accuracy jumps between epochs; the loss moves smoothly."""
+    if select == "val_loss":
+        return loss < best["loss"]
+    return bacc > best["bacc"] + 1e-9 or (abs(bacc - best["bacc"]) <= 1e-9 and loss < best["loss"])
+
+
 def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
         description: str = "train") -> dict:
-    """Train ``model`` on ``task`` with early stopping on recording-level val balanced accuracy.
+    """Train ``model`` on ``task`` with early stopping on recording-level validation (``cfg.select``).
 
-    Returns {"best_epoch", "epochs_run", "history", "train_seconds"}; ``model`` ends on the CPU with
-    the best weights. ``out/train_state.pt`` holds everything needed to resume after each epoch.
+    With ``cfg.ema`` the validated and kept weights are a per-epoch moving average of the trained
+    ones. With ``cfg.guard`` the starting weights are validated first and kept (``kept_start``)
+    unless a later epoch has a lower validation loss: fine-tuning then cannot end below its linear
+    probe on validation.
+
+    Returns {"best_epoch", "epochs_run", "history", "train_seconds", "kept_start"}; ``model`` ends on
+    the CPU with the best weights. ``out/train_state.pt`` holds everything needed to resume after each epoch.
     """
     from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
@@ -94,6 +137,8 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
     state_path = out / TRAIN_STATE
     history: list[dict] = []
     best = {"epoch": 0, "bacc": -1.0, "loss": math.inf, "state": None}
+    start = None  # the guard's starting point: {"loss", "state"}
+    ema = None
     start_epoch, bad_epochs, elapsed = 1, 0, 0.0
     if resume and state_path.is_file():
         st = load_train_state(state_path)
@@ -104,7 +149,11 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
         rng.bit_generator.state = st["numpy_rng"]
         torch.set_rng_state(st["torch_rng"])
         history, best, bad_epochs, elapsed = st["history"], st["best"], st["bad_epochs"], st["elapsed"]
+        start, ema = st.get("start"), st.get("ema")
         start_epoch = st["epoch"] + 1
+    elif cfg.guard:
+        val_bacc, val_loss, _ = _validate(model, task, device, size)
+        start = {"loss": val_loss, "bacc": val_bacc, "state": _state_copy(model)}
 
     ddp_model = model
     if size > 1:
@@ -120,38 +169,36 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
         t0 = time.perf_counter()
         _set_body_trainable(model, epoch > cfg.freeze_epochs)
         train_loss = run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps, cfg, rng, device)
-        logp, val_y = task.validate(model, device)
-        val_pred = logp.argmax(1)
-        val_loss = float(-logp[np.arange(len(val_y)), val_y].mean())
-        val_acc = float((val_pred == val_y).mean())
-        val_bacc = balanced_accuracy_codes(val_pred, val_y)
-        if size > 1:  # every rank follows rank 0's early-stopping decision
-            t = torch.tensor([val_bacc, val_loss, val_acc], device=device)
-            torch.distributed.broadcast(t, 0)
-            val_bacc, val_loss, val_acc = (float(v) for v in t)
+        if cfg.ema > 0:
+            ema = _update_ema(ema, model, cfg.ema)
+            trained = _state_copy(model)
+            model.load_state_dict(ema)
+        val_bacc, val_loss, val_acc = _validate(model, task, device, size)
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch, "train_loss": round(train_loss, 5), "val_loss": round(val_loss, 5),
                         "val_acc": round(val_acc, 5), "val_bacc": round(val_bacc, 5),
                         "seconds": round(elapsed, 2)})
-        if val_bacc > best["bacc"] + 1e-9 or (abs(val_bacc - best["bacc"]) <= 1e-9 and val_loss < best["loss"]):
-            best = {"epoch": epoch, "bacc": val_bacc, "loss": val_loss,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        if _improves(cfg.select, val_bacc, val_loss, best):
+            best = {"epoch": epoch, "bacc": val_bacc, "loss": val_loss, "state": _state_copy(model)}
             bad_epochs = 0
         else:
             bad_epochs += 1
+        if cfg.ema > 0:
+            model.load_state_dict(trained)
         if rank == 0:
             save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(),
                          "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                          "history": history, "best": best, "bad_epochs": bad_epochs, "elapsed": elapsed,
-                         "epoch": epoch}, state_path)
+                         "epoch": epoch, "start": start, "ema": ema}, state_path)
         bar.update(1)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_bacc=f"{val_bacc:.3f}")
     bar.close()
-    model.load_state_dict(best["state"])
+    kept_start = start is not None and not best["loss"] < start["loss"]
+    model.load_state_dict(start["state"] if kept_start else best["state"])
     model.to("cpu").eval()
-    return {"best_epoch": best["epoch"], "epochs_run": len(history), "history": history,
-            "train_seconds": round(elapsed, 2)}
+    return {"best_epoch": 0 if kept_start else best["epoch"], "epochs_run": len(history), "history": history,
+            "train_seconds": round(elapsed, 2), "kept_start": kept_start}
 
 
 def train_and_record(model, task, cfg: TrainConfig, out: Path, *, mode: str, info: dict, resume: bool,

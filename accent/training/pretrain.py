@@ -5,11 +5,17 @@ The recipe is ``accent/recipes/pretrain.toml``, overlaid by ``--recipe FILE`` an
 On a same-passage store (:func:`accent.manifest.same_passage`, or ``--same-passage``) it also writes
 ``aligned_source.npz``, the references and NAP of the passage-aligned recipe, for
 ``accent transfer --mode aligned --source RUNDIR``.
+
+``--init BACKBONE`` (a registered pretrained waveform backbone such as ``resemblyzer``) is the first
+stage of a two-stage chain: the source network is that speech encoder, with a linear probe on its
+frozen embeddings as head, fine-tuned on the store's audio with the ``waveform_finetune`` recipe.
+``accent transfer --source RUNDIR`` then extracts with, or fine-tunes, the encoder fine-tuned here.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from accent.devices import world
@@ -20,16 +26,17 @@ from accent.splits import splits_from_index
 from accent.store import FeatureStore
 from accent.training import config
 from accent.training.loop import train_and_record
-from accent.training.tasks import LogmelTask
+from accent.training.tasks import LogmelTask, WaveformTask, drop_unembedded, linear_probe
 
 
 def pretrain(features, out, *, preset: str | None = None, crop_s: float | None = None,
              max_epochs: int | None = None, seed: int = 0, resume: bool = False, device: str | None = None,
              progress: bool = True, compile: bool = False, model_overrides: dict | None = None,
-             train_overrides: dict | None = None, recipe: dict | None = None,
+             train_overrides: dict | None = None, recipe: dict | None = None, init: str | None = None,
              force_same_passage: bool = False) -> dict:
     """Train a source model; ``recipe`` is a user overlay (:func:`accent.training.config.user_overlay`),
-    ``model_overrides``/``train_overrides`` the same from Python. Returns run.json as a dict."""
+    ``model_overrides``/``train_overrides`` the same from Python; ``init`` a pretrained waveform
+    backbone to start from (the module docstring). Returns run.json as a dict."""
     out = Path(out)
     if resume and (done := finished_run(out)) is not None:
         aligned_source(FeatureStore.open(features), out, force_same_passage, progress)
@@ -38,15 +45,18 @@ def pretrain(features, out, *, preset: str | None = None, crop_s: float | None =
     data = splits_from_index(store.index, str(features))
     aligned_source(store, out, force_same_passage, progress, data.train)
     explicit = {"train": {k: v for k, v in (("crop_s", crop_s), ("max_epochs", max_epochs)) if v is not None}}
-    resolved = config.resolve("pretrain", config.merge(recipe, explicit, {"model": model_overrides or {},
-                                                                          "train": train_overrides or {}}))
+    overlay = config.merge(recipe, explicit, {"model": model_overrides or {}, "train": train_overrides or {}})
+    if init is not None:
+        return _pretrain_from(init, store, data, out, overlay, seed=seed, device=device, compile=compile,
+                              resume=resume, progress=progress, features=features)
+    resolved = config.resolve("pretrain", overlay)
     cfg = config.train_config(resolved, seed=seed, device=device or "cpu", compile=compile)
     chosen, overrides = config.model_choice(resolved, preset)
     torch.manual_seed(seed)
     model = build_model(model_config(chosen, store.n_mels, len(data.labels), overrides))
     model.set_normalization(store.mean, store.std)
     info = {"backbone": "accent", "source": None, "features": str(features), "seed": seed, "per_class": None,
-            "train_fraction": None, "folds": None, "fold": None, "preset": chosen}
+            "train_fraction": None, "folds": None, "fold": None, "preset": chosen, "init": None}
     return train_and_record(model, LogmelTask(store, data, cfg.crop_s), cfg, out, mode=Mode.PRETRAIN.value, info=info,
                             resume=resume, progress=progress, recipe=config.as_record(resolved, cfg))
 
@@ -66,15 +76,45 @@ def aligned_source(store, out: Path, force: bool, progress: bool, rows=None) -> 
     return path
 
 
+def _pretrain_from(init: str, store, data, out: Path, overlay: dict, *, seed: int, device, compile: bool,
+                  resume: bool, progress: bool, features) -> dict:
+    """The first stage of the two-stage chain: the pretrained waveform backbone ``init`` with a
+    linear probe on its frozen embeddings, fine-tuned on the store (WaveformTask, waveform_finetune recipe)."""
+    from accent.backbones import get_backbone
+    from accent.embeddings import ACCENT, can_finetune, embed_rows
+    from accent.errors import AccentError
+    from accent.models.waveform import WaveformClassifier, waveform_model_config
+
+    if init.startswith(ACCENT) or not can_finetune(init):
+        raise AccentError(f"--init {init!r}: give a pretrained waveform backbone (e.g. resemblyzer; see "
+                          "`accent doctor`), or leave --init out to start from random weights")
+    if overlay.get("model"):
+        raise AccentError(f"--init {init}: the network is the backbone's; [model] settings "
+                          f"({', '.join(sorted(overlay['model']))}) do not apply")
+    X = embed_rows(init, store, np.arange(len(store.index)), progress=progress)  # the linear probe's features
+    data = drop_unembedded(X, store, data, init)
+    backbone = get_backbone(init)
+    resolved = config.resolve("waveform_finetune", overlay)
+    cfg = config.train_config(resolved, seed=seed, device=device or "cpu", compile=compile)
+    torch.manual_seed(seed)
+    model = WaveformClassifier(backbone.torch_module(), waveform_model_config(init, backbone.dim, len(data.labels)))
+    linear_probe(model, X[data.train], data.codes(store.index, data.train), seed)
+    info = {"backbone": init, "source": None, "features": str(features), "seed": seed, "per_class": None,
+            "train_fraction": None, "folds": None, "fold": None, "preset": None, "init": init}
+    task = WaveformTask(backbone, store, data, cfg.crop_s, progress, spec=init)
+    return train_and_record(model, task, cfg, out, mode=Mode.PRETRAIN.value, info=info, resume=resume,
+                            progress=progress, recipe=config.as_record(resolved, cfg))
+
+
 def _run_cli(args) -> int:
     result = pretrain(args.features, args.out, preset=args.preset, crop_s=args.crop_s, max_epochs=args.max_epochs,
                       seed=args.seed, resume=args.resume, device=args.device, compile=args.compile,
-                      progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set),
+                      progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set), init=args.init,
                       force_same_passage=args.same_passage)
     if world()[0] != 0:  # torchrun: rank 0 wrote the run and reports it
         return 0
     test = result["metrics"]["test"]
-    print(f"pretrained {result['preset']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
+    print(f"pretrained {result['preset'] or result['init']} in {result['train_seconds']:.0f} s: best epoch {result['best_epoch']}/"
           f"{result['epochs_run']}, test balanced accuracy {test['balanced_accuracy']:.3f} "
           f"(n={test['n']}) -> {args.out}")
     if (Path(args.out) / ALIGNED_SOURCE).is_file():
@@ -87,6 +127,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--features", required=True, help="FEATDIR written by `accent featurize`")
     p.add_argument("--out", required=True, help="RUNDIR to write (checkpoint.pt, run.json, predictions.csv)")
     p.add_argument("--preset", default=None, choices=list(PRESETS))
+    p.add_argument("--init", default=None, metavar="BACKBONE",
+                   help="start from a pretrained waveform backbone (resemblyzer, ...) and fine-tune it on the store "
+                        "with the waveform_finetune recipe; default: our network from random weights")
     p.add_argument("--crop-s", type=float, default=None, help="training crop length in seconds (default 3)")
     p.add_argument("--max-epochs", type=int, default=None, help="upper bound; early stopping usually ends sooner")
     p.add_argument("--seed", type=int, default=0)

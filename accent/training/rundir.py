@@ -84,6 +84,8 @@ def network_fields(fit_result: dict, cfg, model_config: dict, recipe: dict | Non
               "train_config": asdict(cfg), "model_config": model_config}
     if recipe is not None:
         fields["recipe"] = recipe
+    if cfg.guard:  # the starting weights (a transfer's linear probe) beat every fine-tuned epoch on validation
+        fields["kept_probe"] = bool(fit_result["kept_start"])
     return fields
 
 

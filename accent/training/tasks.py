@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -145,6 +146,24 @@ class WaveformTask:
         return {"norm": (torch.from_numpy(np.asarray(self.store.mean, np.float32)),
                          torch.from_numpy(np.asarray(self.store.std, np.float32))),
                 "crop_frames": None, "backbone": self.spec}
+
+
+def drop_unembedded(X: np.ndarray, view, data: SplitData, backbone: str) -> SplitData:
+    """The splits without the rows whose features hold NaN (clips the backbone could not embed),
+    with one warning naming them."""
+    used = np.concatenate([data.train, data.val, data.test])
+    bad = used[~np.isfinite(X[used]).all(axis=1)]
+    if len(bad) == 0:
+        return data
+    names = ", ".join(view.index["utt_id"].iloc[bad[:3]].astype(str))
+    more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
+    warnings.warn(f"backbone {backbone}: {len(bad)} recording(s) could not be embedded and are left out of "
+                  f"train/val/test: {names}{more}", stacklevel=2)
+    kept = data.without(bad)
+    if len(kept.train) == 0 or len(kept.val) == 0:
+        raise AccentError(f"backbone {backbone}: no train or val recording left after dropping the clips it "
+                          f"could not embed (see the warning); check the audio paths in {view.root}/index.csv")
+    return kept
 
 
 def linear_probe(model, X: np.ndarray, y: np.ndarray, seed: int) -> None:
