@@ -4,15 +4,8 @@
     accent download commonvoice  a Common Voice tarball (local path or signed URL), verified then extracted
     accent download synthetic    both synthetic layouts, to try the pipeline without downloading anything
 
-Why the care: corpora are gigabytes fetched over flaky links, so every download grows a ``.part``
-file that the next attempt (or the next run) resumes with an HTTP Range request, and is renamed into
-place only when complete. Archives come from outside, so every member is checked before a byte is
-written; extraction goes to a temporary folder beside the target, which appears by one rename with a
-marker file already inside it: the target is never half-extracted, and a rerun does nothing.
-Only the standard library talks HTTP (urllib), with a User-Agent, timeouts and a polite rate limit.
-
 This module holds what is particular to each corpus and the `accent download` command; the generic
-fetch, checks and extraction are in :mod:`accent.fetch`.
+fetch, checks and extraction, and why they take such care, are in :mod:`accent.fetch`.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,10 @@ from accent.backbones.resemblyzer import ResemblyzerBackbone
 from accent.errors import AccentError
 from accent.store import FeatureStore
 
-SENTENCES = ["Please call Stella.", "Ask her to bring these things with her from the store.",
-             "Six spoons of fresh snow peas, five thick slabs of blue cheese.", "We also need a small plastic snake."]
-VOICES = {"us": ["en-us", "en-us+f2", "en-us+m3", "en-us+f4", "en-us+m5", "en-us+f1", "en-us+m7"],
-          "de": ["de", "de+f2", "de+m3", "de+f4", "de+m5", "de+f1", "de+m7"]}
-SPLITS = ["train"] * 3 + ["val"] * 2 + ["test"] * 2
-N_CLIPS = sum(len(v) for v in VOICES.values())
+sys.path.insert(0, str(Path(__file__).parent / "golden"))
+from produce import SPEECH_VOICES, speech_store as build_speech_store  # noqa: E402  (one builder for both)
+
+N_CLIPS = sum(len(v) for v in SPEECH_VOICES.values())
 TINY_WAVEFORM = {"train": {"min_crops_per_epoch": 8, "batch_size": 8}}   # few crops per epoch: fast
 
 
@@ -33,29 +31,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def speech_store(tmp_path_factory) -> Path:
-    """A featurized store of 14 espeak-ng clips (2 classes x 3 train, 2 val, 2 test speakers)."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
-    try:
-        from accent.backbones import get_backbone
-
-        get_backbone("resemblyzer")
-    except AccentError as exc:
-        pytest.skip(f"resemblyzer weights unavailable: {exc}")
-    from accent.featurize import featurize
-    from accent.manifest import finalize
-
-    root = tmp_path_factory.mktemp("speech")
-    rows = []
-    for label, voices in VOICES.items():
-        for k, (voice, split) in enumerate(zip(voices, SPLITS)):
-            path = root / f"{label}{k}.wav"
-            subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), SENTENCES[k % len(SENTENCES)]],
-                           check=True, capture_output=True)
-            rows.append({"utt_id": f"{label}{k}", "path": str(path), "speaker": f"{label}{k}", "label": label,
-                         "split": split})
-    featurize(finalize(pd.DataFrame(rows), "synthetic"), root / "feats", workers=1, progress=False)
-    return root / "feats"
+    """A featurized store of 14 espeak-ng clips (2 classes x 3 train, 2 val, 2 test speakers): the
+    golden script's own builder."""
+    store = build_speech_store(tmp_path_factory.mktemp("speech"))
+    if store is None:
+        pytest.skip("espeak-ng or the Resemblyzer weights are not available")
+    return store
 
 
 @pytest.fixture
