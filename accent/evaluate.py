@@ -9,10 +9,9 @@ import numpy as np
 from accent.errors import AccentError
 from accent.features import check_feature_config
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.inference import predict_store_rows
+from accent.inference import load_run, predict_store_rows
 from accent.layout import EVALUATION_JSON, PREDICTIONS, predictions_table
 from accent.metrics import bootstrap_intervals, recording_metrics
-from accent.modelfile import load_model
 from accent.store import FeatureStore
 
 
@@ -20,7 +19,7 @@ def evaluate_run(model_dir: str | Path, features: str | Path, split: str = "test
                  out: str | Path | None = None, progress: bool = True) -> dict:
     """Score a trained run on (a split of) another store; labels the model does not know are
     reported and excluded from the metrics."""
-    run = load_model(model_dir)
+    run = load_run(model_dir)
     store = FeatureStore.open(features)
     check_feature_config(run.feature_config, store.config, features)
     index = store.index

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accent.checkpoint import load_checkpoint
+from accent.checkpoint import is_model_file, load_checkpoint, read_model_file
 from accent.classifiers import classifier_proba
 from accent.embeddings import ACCENT, MFCC, audio_embedding, embed_rows
 from accent.errors import AccentError, AudioError
@@ -116,21 +116,31 @@ class Run:
         return softmax_rows(logp)[0]
 
 
-def load_run(rundir: str | Path) -> Run:
-    """Any run directory (every mode, every version of the ``accent-run/1`` format), weights only."""
-    rundir = Path(rundir)
-    if not rundir.is_dir():
-        raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
-    if (rundir / ALIGNED_MODEL).is_file() and not (rundir / CHECKPOINT).is_file():
-        ckpt = aligned_checkpoint(rundir / ALIGNED_MODEL)
+def load_run(path: str | Path) -> Run:
+    """Any run directory (every mode, every version of the ``accent-run/1`` format) or an exported
+    model file (``accent export``), weights only."""
+    path = Path(path)
+    if is_model_file(path):
+        ckpt, run_json = read_model_file(path)
+        damaged, fix = f"model file {path}", "export it again"
     else:
-        ckpt = load_checkpoint(rundir / CHECKPOINT)
-    run_json = require_run_json(rundir) if (rundir / RUN_JSON).is_file() else {}
+        if path.is_file():
+            raise AccentError(f"model file {path} is not a zip archive: it is damaged or not a .accent file; "
+                              "export it again with `accent export`")
+        if not path.is_dir():
+            raise AccentError(f"run directory {path} not found: train one with `accent pretrain --out {path}` "
+                              "(or give a .accent file from `accent export`)")
+        if (path / ALIGNED_MODEL).is_file() and not (path / CHECKPOINT).is_file():
+            ckpt = aligned_checkpoint(path / ALIGNED_MODEL)
+        else:
+            ckpt = load_checkpoint(path / CHECKPOINT)
+        run_json = require_run_json(path) if (path / RUN_JSON).is_file() else {}
+        damaged, fix = f"checkpoint {path / CHECKPOINT}", "retrain it"
     try:
-        return Run(rundir, ckpt, run_json)
-    except (KeyError, RuntimeError) as exc:
-        raise AccentError(f"checkpoint {rundir / CHECKPOINT} does not match its model config "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): retrain it") from None
+        return Run(path, ckpt, run_json)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise AccentError(f"{damaged} does not match its model config "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): {fix}") from None
 
 
 def aligned_checkpoint(path: Path) -> dict:

@@ -16,8 +16,8 @@ Loading reads those members by name from the archive (nothing is extracted, so n
 path) and parses them with safetensors and json only: a model file never unpickles. Runs whose
 scikit-learn classifier exists only as a joblib pickle cannot be exported.
 
-:func:`load_model` accepts a run directory or a model file and returns the same ``Run`` object,
-so ``predict``, ``evaluate`` and ``serve`` take either. This module is also the one place the
+:func:`accent.inference.load_run` accepts a run directory or a model file (the reader is in
+:mod:`accent.checkpoint`) and returns the same ``Run`` object, so every consumer takes either. This module is also the one place the
 inference front-ends (predict, serve, export) import training internals from.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from accent.checkpoint import (CARD_README, MODEL_FORMAT, MODEL_JSON, MODEL_SUFFIX, TENSOR_REF, WEIGHTS,
-                               is_model_file, read_model_file, read_model_json)
+                               is_model_file, read_model_json)
 from accent.errors import AccentError
 from accent.features import mfcc_statistics
 from accent.fileio import atomic_path
@@ -41,25 +41,6 @@ from accent.metrics import bootstrap_intervals, softmax_rows
 from accent.models.outputs import eval_crops, predict_logprobs
 
 DROPPED_KEYS = ("optimizer",)  # training state that inference never needs
-
-
-# ---------------------------------------------------------------------------------------- loading
-def load_model(path: str | Path) -> Run:
-    """A run directory or an exported model file, ready for inference."""
-    path = Path(path)
-    if not path.exists():
-        raise AccentError(f"model {path} not found: give a run directory or a .accent file from `accent export`")
-    if not is_model_file(path):
-        if path.is_file():
-            raise AccentError(f"model file {path} is not a zip archive: it is damaged or not a .accent file; "
-                              "export it again with `accent export`")
-        return load_run(path)
-    ckpt, run_json = read_model_file(path)
-    try:
-        return Run(path, ckpt, run_json)
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise AccentError(f"model file {path} does not match its model config "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): export it again") from None
 
 
 # ---------------------------------------------------------------------------------------- export
@@ -161,7 +142,7 @@ def _test_interval(rundir: Path, labels: list[str]) -> list[float] | None:
 
 def read_card(path: str | Path) -> dict:
     """The card of a run directory (computed) or model file (stored)."""
-    return model_card(load_model(path))
+    return model_card(load_run(path))
 
 
 def card_markdown(card: dict, name: str) -> str:

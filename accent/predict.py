@@ -97,10 +97,10 @@ def _check_k(k: int) -> None:
 
 def predict_files(model: str | Path, paths: list[str | Path], k: int = DEFAULT_TOP_K, workers: int = 1) -> list[dict]:
     """One :func:`result_entry` per file, in order; failed files carry ``error``."""
-    from accent.modelfile import load_model
+    from accent.inference import load_run
 
     _check_k(k)
-    run = load_model(model)
+    run = load_run(model)
     return [result_entry(path, probs, error, run.labels, k)
             for path, probs, error in score_paths(run, [str(p) for p in paths], workers)]
 
@@ -137,13 +137,13 @@ def predict_to_csv(model: str | Path, inputs: list[str | Path], out: str | Path,
                    workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """Batch prediction: one model load, one CSV row per input file (top-k or the error), written atomically."""
     from accent.fileio import write_csv_atomic
-    from accent.modelfile import load_model
+    from accent.inference import load_run
 
     _check_k(k)
     paths = collect_inputs(inputs)
     if not paths:
         raise AccentError("no input files: give audio files, folders or a manifest")
-    run = load_model(model)
+    run = load_run(model)
     k = min(k, len(run.labels))
     rows = []
     for path, probs, error in score_paths(run, paths, workers, progress=progress):

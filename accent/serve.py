@@ -88,10 +88,11 @@ class Predictor:
     """The model, loaded once, and one thread that uses it: requests queue, none share a forward pass."""
 
     def __init__(self, model: str | Path, top_k: int = DEFAULT_TOP_K):
-        from accent.modelfile import load_model, model_card
+        from accent.inference import load_run
+        from accent.modelfile import model_card
 
         self.model_path = Path(model)
-        self.run = load_model(model)
+        self.run = load_run(model)
         self.card = {**model_card(self.run), "top_k": min(top_k, len(self.run.labels))}
         self.top_k = self.card["top_k"]
         self.tmpdir = Path(tempfile.mkdtemp(prefix="accent-serve-"))

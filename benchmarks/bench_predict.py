@@ -51,7 +51,7 @@ def main() -> int:
 
     import torch
 
-    from accent.modelfile import load_model
+    from accent.inference import load_run
     from accent.predict import predict_files, predict_to_csv, score_paths
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +61,7 @@ def main() -> int:
         predict_files(args.model, paths[:1])                                    # warm-up
         results = {"n_files": args.n, "model": str(args.model), "torch_threads": torch.get_num_threads(),
                    "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "seconds": {}}
-        run = load_model(args.model)
+        run = load_run(args.model)
         methods = {f"batch, {w} worker(s)": (lambda w=w: predict_to_csv(args.model, paths, tmp / "p.csv", workers=w,
                                                                         progress=False))
                    for w in map(int, args.workers.split(","))}

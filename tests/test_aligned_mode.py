@@ -65,7 +65,8 @@ def test_pretrain_writes_the_aligned_source_only_for_same_passage_stores(passage
 def test_aligned_transfer_predict_evaluate_export(passage, tmp_path):
     from accent.evaluate import evaluate_run
     from accent.inference import load_run, predict_store_rows
-    from accent.modelfile import export_model, load_model as load_any
+    from accent.inference import load_run as load_any
+    from accent.modelfile import export_model
     from accent.predict import predict_files
     from accent.store import FeatureStore
     from accent.transfer import run_transfer

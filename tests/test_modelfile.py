@@ -10,7 +10,8 @@ import torch
 from accent.cli import main
 from accent.errors import AccentError
 from accent.evaluate import evaluate_run
-from accent.modelfile import export_model, load_model, probabilities_from_logmels, read_card
+from accent.inference import load_run
+from accent.modelfile import export_model, probabilities_from_logmels, read_card
 from accent.predict import predict_files
 from accent.store import FeatureStore
 from conftest import write_clip
@@ -45,7 +46,7 @@ def test_export_round_trip_gives_identical_predictions_without_pickle(kind, stor
     expected = predict_files(rundir, clips, k=2)
     assert all(len(r["top"]) == 2 for r in expected)
     frames = np.asarray(FeatureStore.open(tiny_stores[store]).frames(0), np.float32)
-    reference = load_model(rundir).predict_logmel(frames)
+    reference = load_run(rundir).predict_logmel(frames)
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model file must load without unpickling")
@@ -58,7 +59,7 @@ def test_export_round_trip_gives_identical_predictions_without_pickle(kind, stor
         assert [[t["label"] for t in r["top"]] for r in got] == [[t["label"] for t in r["top"]] for r in expected]
         for r, e in zip(got, expected):  # float64 arrays come back C-contiguous: last-bit rounding at most
             assert r["probabilities"] == pytest.approx(e["probabilities"], rel=1e-12, abs=1e-15)
-        run = load_model(model)
+        run = load_run(model)
         assert run.labels == run_json["labels"] and run.mode == run_json["mode"]
         np.testing.assert_allclose(run.predict_logmel(frames), reference, rtol=1e-12, atol=1e-15)
         assert read_card(model) == {**card, "name": model.name}
@@ -74,7 +75,7 @@ def test_evaluate_accepts_a_model_file(kind, tiny_runs, tiny_stores, tmp_path):
 
 def test_batched_logmels_match_one_recording_at_a_time(tiny_runs, tiny_stores):
     for kind, store in (("network", "source"), ("sklearn", "target"), ("extract", "target")):
-        run = load_model(tiny_runs[kind])
+        run = load_run(tiny_runs[kind])
         st = FeatureStore.open(tiny_stores[store])
         logmels = [np.asarray(st.frames(i), np.float32) for i in range(5)]
         single = np.stack([run.predict_logmel(x) for x in logmels])
@@ -96,7 +97,7 @@ def test_damaged_or_foreign_model_files_are_refused_in_one_line(tiny_runs, tmp_p
             dst.writestr(name, src.read(name) if name != "weights.safetensors" else b"\0" * 16)
     for bad in (truncated, not_zip, foreign, missing_tensor, tmp_path / "absent.accent"):
         with pytest.raises(AccentError) as exc:
-            load_model(bad)
+            load_run(bad)
         assert str(bad) in str(exc.value) and "\n" not in str(exc.value)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import accent.modelfile as modelfile
+import accent.inference as inference
 from accent.cli import main
 from accent.errors import AccentError
 from accent.predict import collect_inputs, predict_files, predict_to_csv
@@ -41,8 +41,8 @@ def test_collect_inputs_expands_folders_and_manifests(inputs):
 @pytest.mark.parametrize("kind", ["network", "sklearn"])
 def test_batch_rows_match_single_file_prediction(kind, inputs, tiny_runs, tmp_path, monkeypatch):
     loads = []
-    real_load = modelfile.load_model
-    monkeypatch.setattr(modelfile, "load_model", lambda path: loads.append(path) or real_load(path))
+    real_load = inference.load_run
+    monkeypatch.setattr(inference, "load_run", lambda path: loads.append(path) or real_load(path))
     out = tmp_path / "predictions.csv"
     table = predict_to_csv(tiny_runs[kind], [inputs["folder"], inputs["manifest"], inputs["short"]], out, k=2,
                            progress=False)
