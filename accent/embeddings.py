@@ -43,6 +43,7 @@ import pandas as pd
 
 import torch
 
+from accent.backbones.names import ACCENT, ACCENT_PREFIX, MFCC, fusion_parts
 from accent.checkpoint import checkpoint_file, load_run_checkpoint
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, check_feature_config, crop_frames, mfcc_statistics
@@ -52,10 +53,6 @@ from accent.models.outputs import eval_crops, predict_logprobs, recording_output
 from accent.store import FeatureStore
 
 CACHE_DIR = "embeddings"
-MFCC = "mfcc"
-ACCENT = "accent"
-ACCENT_PREFIX = "accent:"
-FUSION_SEPARATOR = "+"
 SAVE_EVERY_S = 60.0
 PENDING, DONE, FAILED = 0, 1, 2
 FAILURES_SHOWN = 3
@@ -69,22 +66,6 @@ def open_store(store) -> FeatureStore:
     if isinstance(store, (str, Path)):
         return FeatureStore.open(store)
     return store
-
-
-def fusion_parts(name: str) -> list[str]:
-    """``"mfcc+resemblyzer"`` -> ``["mfcc", "resemblyzer"]``; a single name, or ``accent:RUNDIR``
-    (whose path may hold a ``+``), -> ``[name]``."""
-    if FUSION_SEPARATOR in name and not name.startswith(ACCENT_PREFIX):
-        return [part.strip() for part in name.split(FUSION_SEPARATOR) if part.strip()]
-    return [name]
-
-
-def can_finetune(name: str) -> bool:
-    """Whether ``accent transfer --mode finetune`` takes this backbone: one network with weights to
-    update (``accent`` or ``accent:RUNDIR``, our network, or a registered pretrained backbone), not
-    ``mfcc`` and not a fusion."""
-    parts = fusion_parts(name)
-    return len(parts) == 1 and parts[0] != MFCC
 
 
 def store_identity(store: FeatureStore) -> tuple[str, str]:

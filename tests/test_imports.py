@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.embeddings",),
     ("accent.training", "accent.training.tasks", "accent.training.rundir", "accent.training.loop",
      "accent.training.pretrain"),
+    ("accent.methods*",),
     ("accent.inference", "accent.modelfile"),
     ("accent.transfer", "accent.evaluate", "accent.predict", "accent.doctor", "accent.serve", "accent.embed"),
     ("accent.curve",),

@@ -210,7 +210,8 @@ def test_evaluate_scores_a_run_on_another_store(source_run, tiny_stores, tmp_pat
 
 def test_accent_and_accent_rundir_are_one_backbone(source_run, tiny_stores, tmp_path):
     """The two spellings of our network take the same path: same embeddings, same fine-tuned run."""
-    from accent.embeddings import can_finetune, embed_rows, recording_embeddings
+    from accent.backbones.names import can_finetune
+    from accent.embeddings import embed_rows, recording_embeddings
 
     store = FeatureStore.open(tiny_stores["target_big"])
     rows = np.arange(len(store.index))
