@@ -73,7 +73,7 @@ def score_paths(run, paths: list[str], workers: int = 1, progress: bool = False,
 
 def _score_chunk(run, chunk):
     ok = [frames for _, frames, _ in chunk if frames is not None]
-    probs = iter(probabilities_from_logmels(run, ok)) if ok else iter(())
+    probs = iter(run.predict_logmels(ok)) if ok else iter(())
     for path, frames, info in chunk:
         yield (path, next(probs), None) if frames is not None else (path, None, str(info))
 

@@ -14,7 +14,8 @@ from accent.store import FeatureStore
 from accent.inference import load_run
 from accent.splits import check_classes, splits_from_index
 from accent.training.pretrain import pretrain
-from accent.transfer import MODES, run_transfer
+from accent.methods import method_names
+from accent.transfer import run_transfer
 
 TINY_MODEL = {"channels": [32, 32], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 64, "embed_dim": 32}
 TINY_TRAIN = {"min_crops_per_epoch": 256, "patience": 6}
@@ -50,7 +51,7 @@ def test_pretrain_writes_a_loadable_run(source_run, tiny_stores):
     assert run.embed_logmel(np.asarray(store.frames(0), np.float32)).shape == (32,)
 
 
-@pytest.mark.parametrize("mode", [m for m in MODES if m != "aligned"])   # aligned: tests/test_aligned_mode.py
+@pytest.mark.parametrize("mode", [m for m in method_names() if m != "aligned"])   # aligned: tests/test_aligned_mode.py
 def test_every_transfer_mode_trains_and_reloads(mode, source_run, tiny_stores, tmp_path):
     result = run_transfer(tiny_stores["target_big"], mode, tmp_path / mode, source=source_run, seed=0,
                           per_class=4, max_epochs=4, progress=False)
