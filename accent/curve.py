@@ -26,6 +26,7 @@ import pandas as pd
 
 from accent.backbones.names import ACCENT, MFCC, fusion_parts
 from accent.errors import AccentError
+from accent.executors import add_executor_options, as_finished, open_executor
 from accent.fileio import write_csv_atomic, write_json_atomic
 from accent.layout import ALIGNED_SOURCE, CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, read_run_json
 from accent.manifest import same_passage
@@ -192,11 +193,13 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
               sizes: list | None = None, seeds: list[int] | None = None, modes: list[str] | None = None,
               backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
               max_epochs: int | None = None, device: str | None = None, jobs: int | None = None,
-              progress: bool = True, recipe: dict | None = None) -> pd.DataFrame:
+              progress: bool = True, recipe: dict | None = None, executor: str = "processes",
+              scheduler: str | None = None) -> pd.DataFrame:
     """Run (or resume) the whole curve and return the ``curve.csv`` frame.
 
     ``jobs`` runs train in parallel processes of one thread each (default: one per CPU core on the
     CPU, one on CUDA): small networks use cores far better side by side than inside one run.
+    ``executor="dask"`` with ``scheduler`` trains them on a Dask cluster instead (:mod:`accent.executors`).
 
     A run that fails with a user-input error is reported and skipped so the others still run; if
     any failed, an :class:`AccentError` naming the first failure is raised after ``curve.csv`` is
@@ -250,7 +253,8 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
     failures = []
     bar = tqdm(total=len(points), initial=len(done), desc="curve", unit="run", disable=not progress, file=sys.stderr)
-    for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs):
+    for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs,
+                                           executor, scheduler):
         bar.update(1)
         bar.set_postfix_str(f"{points[i].series} n={points[i].size} seed={points[i].seed}")
         if error is not None:
@@ -308,15 +312,15 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _run_points(tasks: list[tuple], jobs: int):
-    """Yield (index, run, error) as runs finish: in this process for one job, else in a process pool."""
-    if jobs == 1:
+def _run_points(tasks: list[tuple], jobs: int, executor: str = "processes", scheduler: str | None = None):
+    """Yield (index, run, error) as runs finish: in this process for one local job, else on the
+    executor (a spawned process pool: torch and fork do not mix; or a Dask cluster)."""
+    if jobs == 1 and executor == "processes":
         yield from map(_train_point, tasks)
         return
-    ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+    with open_executor(executor, scheduler, jobs, start_method="spawn", initializer=_init_worker) as pool:
         futures = [pool.submit(_train_point, task) for task in tasks]
-        for future in as_completed(futures):
+        for future in as_finished(futures):
             yield future.result()
 
 
@@ -350,7 +354,8 @@ def _run_cli(args) -> int:
                       modes=parse_names(args.modes, "--modes", method_names()) if args.modes else None,
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
-                      jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
+                      jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set),
+                      executor=args.executor, scheduler=args.scheduler)
     print(f"wrote {Path(args.out) / CURVE_CSV} ({len(table)} runs)")
     return 0
 
@@ -380,6 +385,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu (default) or cuda")
     p.add_argument("--jobs", type=int, default=None,
                    help=f"runs trained side by side, one thread each (default: CPU cores up to {MAX_DEFAULT_JOBS}; 1 on cuda)")
+    add_executor_options(p, shards=False)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     config.add_recipe_options(p)
     p.set_defaults(func=_run_cli)
