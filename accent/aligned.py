@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.errors import AccentError
+from accent.errors import AccentError, check_keys
 from accent.features import mfcc_from_logmel
 from accent.fileio import atomic_path
 
@@ -60,10 +60,7 @@ class AlignedConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AlignedConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise AccentError(f"unknown aligned-recipe setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        check_keys(d, {f.name for f in fields(cls)}, "aligned-recipe setting")
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**d)
 
