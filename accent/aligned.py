@@ -35,6 +35,7 @@ import numpy as np
 
 from accent.errors import AccentError, check_keys
 from accent.features import mfcc_from_logmel
+from accent.featurize import featurize_clip
 from accent.fileio import atomic_path
 
 FORMAT = "accent-aligned/1"
@@ -93,8 +94,6 @@ def store_sequences(store, rows=None, cfg: AlignedConfig = AlignedConfig()) -> l
 
 def audio_sequence(path: str | Path, feature_config, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
     """:func:`recording_sequence` of one audio file, featurized exactly as the store would be."""
-    from accent.featurize import featurize_clip
-
     frames, _ = featurize_clip(path, feature_config)
     return recording_sequence(frames, feature_config.hop_ms, cfg)
 

@@ -66,7 +66,7 @@ def speaker_intervals(record: RunRecord, n_boot: int) -> dict | None:
     """95 % intervals resampling speakers of the test predictions, or None without predictions."""
     if record.test_predictions is None or record.test_predictions.empty:
         return None
-    from accent.metrics import bootstrap_intervals
+    from accent.metrics import bootstrap_intervals  # scikit-learn: kept out of start-up
 
     with warnings.catch_warnings():   # a resample that misses a class is expected, not news
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
@@ -79,7 +79,7 @@ def confusion_of(record: RunRecord) -> tuple[np.ndarray, list[str]] | None:
     labels = list(record.run.get("labels") or [])
     confusion = record.test_metrics.get("confusion")
     if confusion is None and record.test_predictions is not None and len(record.test_predictions):
-        from accent.metrics import recording_metrics
+        from accent.metrics import recording_metrics  # scikit-learn: kept out of start-up
 
         preds = record.test_predictions
         confusion = recording_metrics(preds["label"].tolist(), preds["pred"].tolist(), labels)["confusion"]
