@@ -169,6 +169,19 @@ def open_executor(kind: str, scheduler: str | None = None, workers: int | None =
         executor.shutdown()
 
 
+def map_ordered(executor, fn: Callable, items: list, chunksize: int = 1) -> Iterator[Any]:
+    """``fn`` over ``items`` on ``executor``, results in the order of ``items`` (streamed as the
+    next one is ready), ``chunksize`` items per task: the stages that write what they get in order."""
+    chunks = [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
+    futures = [executor.submit(_map_chunk, fn, chunk) for chunk in chunks]
+    for future in futures:
+        yield from future.result()
+
+
+def _map_chunk(fn: Callable, chunk: list) -> list:
+    return [fn(item) for item in chunk]
+
+
 def as_finished(futures: list):
     """The futures of a process pool or of a Dask client, as each finishes."""
     if futures and type(futures[0]).__module__.startswith("distributed"):

@@ -21,11 +21,11 @@ Design choices:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,8 @@ import pandas as pd
 
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
-from accent.executors import (Shard, add_executor_options, count_lines, n_workers, open_executor, relax_malloc_trim,
-                              run_shards, shard_count)
+from accent.executors import (Shard, add_executor_options, count_lines, map_ordered, n_workers, open_executor,
+                              relax_malloc_trim, run_shards, shard_count)
 from accent.features import FeatureConfig, _mel_transform, log_mel, log_mel_batch, preprocess
 from accent.corpora import add_corpus_options, manifest_from_args
 from accent.manifest import read_manifest, summarize
@@ -109,7 +109,8 @@ def _work_prepare(item: tuple[str, str]):
 
 
 def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prepare_only: bool = False):
-    """Results in the order of ``todo``, from a process pool (or in-process for one worker)."""
+    """Results in the order of ``todo``, from a process pool of :mod:`accent.executors` (or
+    in-process for one worker)."""
     task = _work_prepare if prepare_only else _work
     if workers <= 1 or len(todo) <= 1:
         _init_worker(cfg)
@@ -121,9 +122,8 @@ def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prep
     import torch  # noqa: F401
 
     _mel_transform(cfg)
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
-        yield from pool.imap(task, todo, chunksize=CHUNKSIZE)
+    with open_executor("processes", workers=workers, initializer=partial(_init_worker, cfg)) as executor:
+        yield from map_ordered(executor, task, todo, chunksize=CHUNKSIZE)
 
 
 def _batched_log_mels(results, cfg: FeatureConfig, device: str, max_samples: int | None = None):
