@@ -119,11 +119,13 @@ class NetworkFitted(_Checkpointed):
 class ClassifierFitted(_Checkpointed):
     """A saved scikit-learn classifier over one vector per recording, computed as ``spec`` names
     (``mfcc``, a backbone, a fusion; :func:`accent.embeddings.embed_rows`). ``reads_audio``: the
-    vectors come from the audio file, not from log-mels."""
+    vectors come from the audio file, not from log-mels (also when our network is a fine-tuned
+    waveform backbone, a source of ``pretrain --init``)."""
 
     def __init__(self, ckpt: dict, run_json: dict, rundir: Path | None, spec: str, reads_audio: bool):
         super().__init__(ckpt, run_json, rundir)
-        self.spec, self.reads_audio = spec, reads_audio
+        self.spec = spec
+        self.reads_audio = reads_audio or isinstance(self.model, WaveformClassifier)
 
     def classify(self, X: np.ndarray) -> np.ndarray:
         return classifier_proba(self.ckpt["sklearn"], X, self.rundir)
