@@ -3,8 +3,9 @@
 A :class:`Method` is built with the options of ``accent transfer`` and trains on one split of a
 store view: ``fit(view, split)`` returns a :class:`Fitted` model, whose ``predict_proba(store, rows)``
 scores store rows and ``save(rundir)`` writes it. :meth:`Method.run` does both and records the run
-directory; the methods that train a network override it, because the training loop writes its
-resume points into the run directory while it trains. ``Method.load`` reads a run's checkpoint back
+directory (aligned, and a new method, use it). The built-in methods that need the run directory
+while they train override :meth:`Method.run` instead: the training loop writes its resume points
+there, and a scikit-learn classifier may keep a joblib file there (baseline, extract). ``Method.load`` reads a run's checkpoint back
 as a :class:`Fitted` (``accent predict``, ``evaluate``, ``export``, ``serve``).
 
 The class attributes say what a method needs, so that the stages ask them instead of comparing mode
@@ -85,7 +86,7 @@ class Method:
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, view, split) -> Fitted:
-        """Train on ``split.train`` of ``view``; methods that train a network override :meth:`run`."""
+        """Train on ``split.train`` of ``view``; methods that override :meth:`run` need not define it."""
         raise NotImplementedError(f"{self.name} trains through run()")
 
     def record_fields(self, fitted: Fitted, seconds: float) -> dict:
