@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.errors import AccentError
+from accent.errors import AccentError, check_keys
 
 STD_FLOOR = 1e-3   # floor of a mel bin's std (store statistics, network input normalisation): a constant bin stays finite
 
@@ -74,10 +74,7 @@ class FeatureConfig:
 
     @classmethod
     def _checked(cls, d: dict) -> "FeatureConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise AccentError(f"unknown feature setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        check_keys(d, {f.name for f in fields(cls)}, "feature setting")
         return cls(**d)
 
     @classmethod
