@@ -1,0 +1,342 @@
+"""Research for issue 21: which phone-conditioned features tell Common Voice accents apart?
+
+    python benchmarks/phonetic_dev.py extract [--shared ../shared] [--work data/real_dev/phonetic]
+    python benchmarks/phonetic_dev.py evaluate [--work data/real_dev/phonetic]
+
+Data (read-only): ``SHARED/real-dev/cv-v1``, the five largest accents (us, england, australia,
+indian, canada; chance 0.20 balanced accuracy), each clip with its sentence (``text``).
+
+``extract`` caches, once per clip (``WORK/clips/<sample>.npz``, git-ignored): the stored log-mels
+(``FeatureConfig()``: 16 kHz, 64 mels, 10 ms, trimmed and loudness-normalised), the espeak phones
+mapped onto those frames (:func:`accent.phones.phone_segments`), formant tracks F1-F3 of the same
+waveform at four Burg ceilings (praat-parselmouth), F0, and the Resemblyzer embedding.
+
+``evaluate`` infers speakers (CV v1 names none) by agglomerative clustering of the Resemblyzer
+embeddings within each label (average linkage, cosine distance below ``1 - SAME_SPEAKER``), makes
+speaker-grouped, label-stratified 5-fold splits (``accent.splits.speaker_kfold``, seed 0), and scores
+every feature set with StandardScaler + class-balanced logistic regression on the same folds:
+balanced accuracy, mean ± std over the folds.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ACCENTS = ("us", "england", "australia", "indian", "canada")
+CEILINGS = (4500.0, 5000.0, 5500.0, 6000.0)   # Burg maximum formant (Hz)
+SAME_SPEAKER = 0.62                            # cosine similarity: same speaker ~0.71, different ~0.50
+
+
+def clip_table(shared: Path) -> pd.DataFrame:
+    root = shared / "real-dev" / "cv-v1"
+    df = pd.read_csv(root / "cv-valid-dev.csv")
+    df = df[df["accent"].isin(ACCENTS)].reset_index(drop=True)
+    df["path"] = [str(root / f) for f in df["filename"]]
+    df["clip"] = [Path(f).stem for f in df["filename"]]
+    return df
+
+
+# -- extract -------------------------------------------------------------------------------------
+
+def formant_tracks(wave: np.ndarray, sr: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F1-F3 per ceiling (n_ceilings, n_times, 3), F0 (n_times,)), NaN where Praat finds none."""
+    import parselmouth
+
+    snd = parselmouth.Sound(wave.astype(np.float64), sampling_frequency=sr)
+    out = np.full((len(CEILINGS), len(times), 3), np.nan, np.float32)
+    for c, ceiling in enumerate(CEILINGS):
+        formant = snd.to_formant_burg(time_step=0.01, max_number_of_formants=5, maximum_formant=ceiling,
+                                      window_length=0.025)
+        for k in range(3):
+            out[c, :, k] = [formant.get_value_at_time(k + 1, t) for t in times]
+    pitch = snd.to_pitch(time_step=0.01)
+    f0 = pitch.selected_array["frequency"]
+    f0 = np.where(f0 > 0, f0, np.nan)
+    return out, np.interp(times, pitch.xs(), f0, left=np.nan, right=np.nan).astype(np.float32)
+
+
+def extract(args) -> None:
+    import torch
+
+    from accent.audio import load_audio
+    from accent.backbones.resemblyzer import ResemblyzerBackbone
+    from accent.features import FeatureConfig, log_mel, preprocess
+    from accent.phones import phone_segments, render
+
+    torch.set_num_threads(1)
+    cfg = FeatureConfig()
+    df = clip_table(args.shared)
+    out = args.work / "clips"
+    out.mkdir(parents=True, exist_ok=True)
+    encoder = ResemblyzerBackbone()
+    t0 = time.time()
+    for n, row in df.iterrows():
+        dest = out / f"{row['clip']}.npz"
+        if dest.exists():
+            continue
+        raw = load_audio(row["path"], cfg.sample_rate, cfg.resampler)
+        wave = preprocess(raw, cfg)
+        logmel = log_mel(wave, cfg)
+        segments = phone_segments(logmel, render(row["text"]), cfg)
+        times = np.arange(len(logmel)) * cfg.hop_length / cfg.sample_rate
+        formants, f0 = formant_tracks(wave, cfg.sample_rate, times)
+        ren = render(row["text"])
+        np.savez(dest, logmel=logmel, names=np.array([s[0] for s in segments]),
+                 bounds=np.array([s[1:] for s in segments], np.int32),
+                 render_durations=np.array([p.end - p.start for p in ren.phones], np.float32),
+                 formants=formants, f0=f0, embedding=encoder.embed_waveform(raw))
+        if n % 50 == 0:
+            print(f"{n}/{len(df)} clips, {time.time() - t0:.0f} s", flush=True)
+    print(f"extracted {len(df)} clips in {time.time() - t0:.0f} s")
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+
+def load_clips(work: Path, df: pd.DataFrame) -> list[dict]:
+    clips = []
+    for clip in df["clip"]:
+        with np.load(work / "clips" / f"{clip}.npz", allow_pickle=False) as z:
+            clips.append({k: z[k] for k in z.files})
+    return clips
+
+
+def infer_speakers(embeddings: np.ndarray, labels: np.ndarray, threshold: float = SAME_SPEAKER) -> np.ndarray:
+    """A speaker name per clip: clusters of the embeddings within each label (research only)."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    speakers = np.empty(len(labels), dtype=object)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        if len(rows) == 1:
+            speakers[rows] = f"{label}-0"
+            continue
+        clusters = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                           distance_threshold=1 - threshold).fit_predict(embeddings[rows])
+        speakers[rows] = [f"{label}-{c}" for c in clusters]
+    return speakers.astype(str)
+
+
+def score(X: np.ndarray, y: np.ndarray, folds: np.ndarray, C: float, transform=None) -> np.ndarray:
+    """Balanced accuracy per fold of StandardScaler + balanced LR (``transform(Xtr, ytr, Xte)`` first)."""
+    return np.array([balanced_accuracy(y[folds == f], predict_log_proba(X, y, folds, f, C, transform).argmax(1),
+                                       np.unique(y)) for f in np.unique(folds)])
+
+
+def predict_log_proba(X, y, folds, f, C, transform=None) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train, test = folds != f, folds == f
+    Xtr, Xte = X[train], X[test]
+    if transform is not None:
+        Xtr, Xte = transform(Xtr, y[train], Xte)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=3000))
+    model.fit(Xtr, y[train])
+    return model.predict_log_proba(Xte)
+
+
+def balanced_accuracy(y_true, pred_index, classes) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(y_true, classes[pred_index]))
+
+
+VOWEL_START = set("aeiouAEIOUV03@")
+HOP_S = 0.01
+
+
+def is_vowel(name: str) -> bool:
+    return name[:1] in VOWEL_START
+
+
+def is_rhotic(names, k: int) -> bool:
+    """An r-coloured vowel in the en-us rendering, or an r right after a vowel."""
+    name = names[k]
+    return (is_vowel(name) and ("3" in name or name.endswith("@") and len(name) > 1)) or \
+        (name in ("r", "r-") and k > 0 and is_vowel(names[k - 1]))
+
+
+def formant_features(clip: dict, inventory: tuple[str, ...], ceiling_index: int) -> np.ndarray:
+    """Per vowel class of the inventory, Lobanov-normalised (within the clip) median F1, F2, F3 over the
+    middle third of its segments; then rhoticity: mean normalised F3 over r-coloured segments minus
+    over the other vowels, and the same for F3 - F2."""
+    tracks = clip["formants"][ceiling_index].astype(np.float64)   # (n, 3)
+    names, bounds = clip["names"].tolist(), clip["bounds"]
+    mids = []
+    for k, (name, (s, e)) in enumerate(zip(names, bounds)):
+        if not (is_vowel(name) or is_rhotic(names, k)) or e <= s:
+            continue
+        n = e - s
+        frames = tracks[s + n // 3: max(s + n // 3 + 1, e - n // 3)]
+        med = np.nanmedian(frames, axis=0) if np.isfinite(frames).any() else np.full(3, np.nan)
+        mids.append((k, name, np.log(med)))
+    vowel_classes = [v for v in inventory if is_vowel(v)]
+    out = np.zeros((len(vowel_classes), 3))
+    rhot = np.zeros(2)
+    if not mids:
+        return np.concatenate([out.ravel(), rhot])
+    M = np.array([m[2] for m in mids])
+    mu, sd = np.nanmean(M, 0), np.maximum(np.nanstd(M, 0), 1e-3)
+    Z = np.nan_to_num((M - mu) / sd)
+    index = {v: i for i, v in enumerate(vowel_classes)}
+    counts = np.zeros(len(vowel_classes))
+    for (k, name, _), z in zip(mids, Z):
+        if name in index:
+            out[index[name]] += z
+            counts[index[name]] += 1
+    out /= np.maximum(counts, 1)[:, None]
+    r = np.array([is_rhotic(names, k) for k, _, _ in mids])
+    if r.any() and (~r).any():
+        rhot = np.array([Z[r, 2].mean() - Z[~r, 2].mean(),
+                         (Z[r, 2] - Z[r, 1]).mean() - (Z[~r, 2] - Z[~r, 1]).mean()])
+    return np.concatenate([out.ravel(), rhot])
+
+
+def best_ceiling(clip: dict) -> int:
+    """The ceiling whose vowel-midpoint F1/F2 vary least within the clip's vowel classes (log Hz)."""
+    costs = []
+    names, bounds = clip["names"].tolist(), clip["bounds"]
+    for c in range(len(CEILINGS)):
+        per_class: dict[str, list] = {}
+        for name, (s, e) in zip(names, bounds):
+            if is_vowel(name) and e > s:
+                per_class.setdefault(name, []).append(np.nanmedian(np.log(clip["formants"][c, s:e, :2]), axis=0))
+        spread = [np.nanvar(np.array(v), axis=0).sum() for v in per_class.values() if len(v) > 1]
+        costs.append(np.nanmean(spread) if spread else 0.0)
+    return int(np.nanargmin(costs)) if np.isfinite(costs).any() else 2
+
+
+def rhythm_features(clip: dict) -> np.ndarray:
+    """%V, deltaV, deltaC (log durations), varcoV, nPVI of vowels, and F0 spread in semitones."""
+    names, bounds = clip["names"].tolist(), clip["bounds"]
+    d = (bounds[:, 1] - bounds[:, 0]) * HOP_S + HOP_S / 2
+    v = np.array([is_vowel(n) for n in names])
+    dv, dc = d[v], d[~v]
+    npvi = 100 * np.mean(np.abs(np.diff(dv)) / ((dv[1:] + dv[:-1]) / 2)) if len(dv) > 1 else 0.0
+    f0 = clip["f0"][np.isfinite(clip["f0"])]
+    st = 12 * np.log2(f0 / np.median(f0)) if len(f0) > 2 else np.zeros(1)
+    return np.array([dv.sum() / d.sum(), np.std(np.log(dv)) if len(dv) else 0, np.std(np.log(dc)) if len(dc) else 0,
+                     np.std(dv) / np.mean(dv) if len(dv) else 0, npvi, np.std(st),
+                     np.percentile(st, 90) - np.percentile(st, 10)])
+
+
+def feature_blocks(clips: list[dict], df: pd.DataFrame, inventory: tuple[str, ...]) -> dict[str, np.ndarray]:
+    from accent import phonetic
+    from accent.features import mfcc_statistics
+
+    gender_ceiling = {"male": CEILINGS.index(5000.0), "female": CEILINGS.index(5500.0)}
+    blocks: dict[str, list] = {k: [] for k in ("mfcc_stats", "resemblyzer", "phone_mfcc", "phone_mfcc_full",
+                                               "phone_mfcc20", "presence", "durations", "formants_gender",
+                                               "formants_best", "formants_5500", "rhythm")}
+    core = phonetic.PhoneticConfig(n_mfcc=13, core=0.5)
+    full = phonetic.PhoneticConfig(n_mfcc=13, core=1.0)
+    wide = phonetic.PhoneticConfig(n_mfcc=20, core=0.5)
+    for clip, gender in zip(clips, df["gender"].fillna("")):
+        logmel = clip["logmel"].astype(np.float32)
+        segments = [(n, int(s), int(e)) for n, (s, e) in zip(clip["names"].tolist(), clip["bounds"])]
+        blocks["mfcc_stats"].append(mfcc_statistics(logmel))
+        blocks["resemblyzer"].append(clip["embedding"])
+        means, present = phonetic.phone_means(logmel, segments, inventory, core)
+        blocks["phone_mfcc"].append(means.ravel())
+        blocks["presence"].append(present)
+        blocks["phone_mfcc_full"].append(phonetic.phone_means(logmel, segments, inventory, full)[0].ravel())
+        blocks["phone_mfcc20"].append(phonetic.phone_means(logmel, segments, inventory, wide)[0].ravel())
+        blocks["durations"].append(phonetic.duration_features(segments, clip["render_durations"], inventory, HOP_S))
+        blocks["formants_gender"].append(formant_features(clip, inventory, gender_ceiling.get(gender, 2)))
+        blocks["formants_best"].append(formant_features(clip, inventory, best_ceiling(clip)))
+        blocks["formants_5500"].append(formant_features(clip, inventory, 2))
+        blocks["rhythm"].append(rhythm_features(clip))
+    return {k: np.nan_to_num(np.array(v, np.float64)) for k, v in blocks.items()}
+
+
+def nap_transform(n: int):
+    from accent.aligned import NAP
+
+    def transform(Xtr, ytr, Xte):
+        nap = NAP(n).fit(Xtr, ytr)
+        return nap.transform(Xtr), nap.transform(Xte)
+    return transform
+
+
+def candidate_sets(b: dict[str, np.ndarray], y) -> dict[str, tuple]:
+    """name -> (X, C, transform) for every row of the table."""
+    cat = lambda *names: np.concatenate([b[n] for n in names], axis=1)
+    sets = {}
+    for C in (0.01, 0.1, 1.0):
+        sets[f"MFCC statistics, C={C}"] = (b["mfcc_stats"], C, None)
+        sets[f"Resemblyzer, C={C}"] = (b["resemblyzer"], C, None)
+    for C in (0.001, 0.003, 0.01, 0.03):
+        sets[f"phone MFCC (core 0.5), C={C}"] = (b["phone_mfcc"], C, None)
+    sets["phone MFCC (whole segment), C=0.003"] = (b["phone_mfcc_full"], 0.003, None)
+    sets["phone MFCC c0..c19, C=0.003"] = (b["phone_mfcc20"], 0.003, None)
+    sets["phone MFCC + presence, C=0.003"] = (cat("phone_mfcc", "presence"), 0.003, None)
+    for C in (0.003, 0.03):
+        sets[f"durations, C={C}"] = (b["durations"], C, None)
+        sets[f"rhythm + F0 spread, C={C}"] = (b["rhythm"], C * 10, None)
+        sets[f"formants (gender ceiling), C={C}"] = (b["formants_gender"], C, None)
+        sets[f"formants (best ceiling per clip), C={C}"] = (b["formants_best"], C, None)
+        sets[f"formants (5500 Hz), C={C}"] = (b["formants_5500"], C, None)
+    sets["phone MFCC + durations, C=0.003"] = (cat("phone_mfcc", "durations"), 0.003, None)
+    sets["phone MFCC + durations + formants + rhythm, C=0.003"] = (
+        cat("phone_mfcc", "durations", "formants_gender", "rhythm"), 0.003, None)
+    for n in (10, 30, 60):
+        sets[f"phone MFCC + durations, NAP {n}, C=0.003"] = (cat("phone_mfcc", "durations"), 0.003, nap_transform(n))
+    sets["phone MFCC + durations + Resemblyzer, C=0.003"] = (cat("phone_mfcc", "durations", "resemblyzer"), 0.003, None)
+    sets["phone MFCC + durations + formants + rhythm + Resemblyzer, C=0.003"] = (
+        cat("phone_mfcc", "durations", "formants_gender", "rhythm", "resemblyzer"), 0.003, None)
+    return sets
+
+
+def evaluate(args) -> None:
+    from accent.splits import speaker_kfold
+    from accent import phonetic
+
+    df = clip_table(args.shared)
+    clips = load_clips(args.work, df)
+    y = df["accent"].to_numpy()
+    emb = np.stack([c["embedding"] for c in clips])
+    df["speaker"] = infer_speakers(emb, y)
+    df["label"] = y
+    print(f"{len(df)} clips, {df['speaker'].nunique()} inferred speakers: "
+          + ", ".join(f"{a} {df[df.label == a].speaker.nunique()}/{(y == a).sum()}" for a in ACCENTS))
+    inventory = phonetic.phone_inventory([c["names"] for c in clips], args.min_count)
+    blocks = feature_blocks(clips, df, inventory)
+    rows = []
+    for seed in args.seeds:
+        folds = speaker_kfold(df, 5, seed).to_numpy()
+        for name, (X, C, transform) in candidate_sets(blocks, y).items():
+            s = score(X, y, folds, C, transform)
+            rows.append({"method": name, "seed": seed, "mean": s.mean(), "std": s.std(), "folds": s})
+            print(f"seed {seed} {name:45s} {s.mean():.3f} ± {s.std():.3f}  {np.round(s, 3)}", flush=True)
+    table = pd.DataFrame(rows)
+    summary = table.groupby("method", sort=False).agg(mean=("mean", "mean"), fold_std=("std", "mean"),
+                                                       seed_std=("mean", "std"))
+    print(summary.round(3).to_markdown())
+    summary.to_csv(args.work / "results.csv")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("stage", choices=("extract", "evaluate"))
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--work", type=Path, default=ROOT / "data" / "real_dev" / "phonetic")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="fold seeds (accent.splits.speaker_kfold)")
+    parser.add_argument("--min-count", type=int, default=20, help="phone classes seen fewer times are left out")
+    args = parser.parse_args()
+    if args.stage == "extract":
+        extract(args)
+    else:
+        evaluate(args)
+
+
+if __name__ == "__main__":
+    main()
