@@ -3,18 +3,19 @@
 Every clip comes with its transcript; :mod:`accent.phones` renders it with espeak-ng and carries the
 phone boundaries onto the clip. Then, torch-free:
 
-1. :func:`phone_means`: per phone class of a fixed inventory, the mean MFCC (c0..c{n_mfcc-1}) over
-   the middle of the clip's segments of that phone, the MFCCs mean- and variance-normalised within
-   the clip (voice level and channel cancel); a phone the sentence lacks gets zeros (the clip's
-   mean) and a presence flag, so every clip pools to one fixed-length vector;
-2. :func:`duration_features`: per phone class, the log ratio of the clip's to the rendering's
-   duration, relative to the clip's median ratio (its speaking rate);
+1. :func:`class_formants`: per vowel class of a fixed inventory (espeak's en-us vowels), the median
+   log F1, F2 and F3 over the middle third of each segment of that vowel (Praat's Burg tracks through
+   praat-parselmouth, one ceiling), each z-scored over the clip's vowels (Lobanov: the speaker's
+   vocal-tract length and the channel cancel), averaged per class; a vowel the sentence lacks gets 0
+   (the clip's mean). F1/F2 are vowel quality; F3 carries rhoticity (low where an r colours the vowel);
+2. optional blocks: :func:`phone_means` (mean normalised MFCC per phone class) and
+   :func:`duration_features` (per phone class, log duration against the rendering, rate removed);
 3. :class:`PhoneticModel`: optional nuisance attribute projection (:class:`accent.aligned.NAP`),
    StandardScaler and class-balanced logistic regression, saved as plain arrays (``.npz``, no pickle).
 
-:func:`clip_features` chains 1-2 for one clip; the settings are in :class:`PhoneticConfig`, chosen on
-real Common Voice (benchmarks/phonetic_dev.py, docs/benchmarks.md "Phonetic method on real Common
-Voice (issue 21)").
+:func:`clip_features` chains them for one clip. The settings in :class:`PhoneticConfig` were chosen on
+real Common Voice (benchmarks/phonetic_dev.py; docs/benchmarks.md, "Phonetic method on real Common
+Voice (issue 21)"), where vowel formants were the strongest block and the others did not add to them.
 """
 from __future__ import annotations
 
@@ -27,25 +28,35 @@ import numpy as np
 
 from accent.aligned import NAP, LinearHead
 from accent.errors import AccentError
-from accent.features import FeatureConfig, mfcc_from_logmel
+from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 from accent.fileio import atomic_path
 
 FORMAT = "accent-phonetic/1"
 STD_FLOOR = 1e-6
 MIN_FRAMES = 1
+BLOCKS = ("f3", "formants", "mfcc", "durations")
+# espeak en-us vowel phonemes seen at least 20 times in cv-v1's five accents, most frequent first
+VOWELS = ("I", "V", "a", "E", "@", "aI", "i:", "@2", "eI", "3", "u:", "oU", "a#", "i", "I2", "3:", "aU", "I#",
+          "0", "U", "@L", "O:", "O2", "A@", "e@", "O@", "i@3", "OI", "o@", "aa", "U@")
 
 
 @dataclass(frozen=True)
 class PhoneticConfig:
     """Settings of the recipe (chosen on cv-v1, see the module docstring)."""
-    n_mfcc: int = 13                 # c0..c12 per phone class
-    core: float = 0.5                # the middle fraction of each segment that is averaged (edges are transitions)
-    durations: bool = True           # append the per-phone duration features
-    presence: bool = False           # append a 0/1 flag per phone class (the sentence has it)
-    n_nap: int = 0                   # within-accent directions removed before the classifier
-    C: float = 0.01                  # inverse L2 strength of the logistic regression
+    blocks: tuple[str, ...] = ("formants",)   # of BLOCKS: F3 per vowel, F1-F3 per vowel, MFCC per phone, durations
+    inventory: tuple[str, ...] = VOWELS  # phone classes, in vector order
+    ceiling_hz: float = 5500.0       # Burg's maximum formant: the best of 4500-6000 Hz on cv-v1
+    n_mfcc: int = 13                 # c0..c12 per phone class (block "mfcc")
+    core: float = 1 / 3              # the middle fraction of each segment that is measured (edges are transitions)
+    n_nap: int = 0                   # within-accent directions removed before the classifier (0: none helped)
+    C: float = 0.003                 # inverse L2 strength of the logistic regression
     max_iter: int = 3000
     voice: str = "en-us"             # espeak voice of the transcripts
+
+    def __post_init__(self):
+        unknown = set(self.blocks) - set(BLOCKS)
+        if unknown or not self.blocks:
+            raise AccentError(f"phonetic-recipe blocks {list(self.blocks)}: choose among {', '.join(BLOCKS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,7 +68,7 @@ class PhoneticConfig:
         if unknown:
             raise AccentError(f"unknown phonetic-recipe setting(s) {', '.join(sorted(unknown))}; "
                               f"known: {', '.join(sorted(known))}")
-        return cls(**d)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def phone_inventory(name_lists, min_count: int = 20) -> tuple[str, ...]:
@@ -119,26 +130,77 @@ def duration_features(segments, rendering_durations, inventory: tuple[str, ...],
     return sums / np.maximum(counts, 1)
 
 
-def clip_features(logmel: np.ndarray, text: str, inventory: tuple[str, ...],
-                  cfg: PhoneticConfig = PhoneticConfig(), feature_config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """One clip's fixed-length vector from its stored log-mels (made with ``feature_config``) and its transcript."""
+def formant_tracks(wave: np.ndarray, sample_rate: int, n_frames: int, hop_s: float, ceiling_hz: float) -> np.ndarray:
+    """F1-F3 (Hz) at the centre of each of ``n_frames`` frames (frame k at k * hop_s), NaN where Praat's
+    Burg analysis finds none: (n_frames, 3) float64."""
+    try:
+        import parselmouth
+    except ImportError:
+        raise AccentError("the phonetic recipe measures formants with praat-parselmouth: "
+                          "pip install praat-parselmouth") from None
+    sound = parselmouth.Sound(np.asarray(wave, np.float64), sampling_frequency=sample_rate)
+    formant = sound.to_formant_burg(time_step=hop_s, max_number_of_formants=5, maximum_formant=ceiling_hz,
+                                    window_length=0.025)
+    times = np.arange(n_frames) * hop_s
+    return np.array([[formant.get_value_at_time(k, t) for k in (1, 2, 3)] for t in times], np.float64).reshape(-1, 3)
+
+
+def class_formants(tracks: np.ndarray, segments, inventory: tuple[str, ...], which=(2,), core: float = 1 / 3) -> np.ndarray:
+    """Per class of ``inventory``: the mean over its segments of the median log formant(s) ``which``
+    (0: F1, 1: F2, 2: F3) over the segment's middle ``core``, each formant z-scored over all measured
+    segments of the clip; 0 for an absent class. Shape (len(inventory) * len(which),)."""
+    index = {name: k for k, name in enumerate(inventory)}
+    rows, medians = [], []
+    log_tracks = np.log(np.asarray(tracks, np.float64)[:, list(which)])
+    for name, start, end in segments:
+        frames = core_frames(int(start), min(int(end), len(log_tracks)), core)
+        if name not in index or not len(frames):
+            continue
+        values = log_tracks[frames.start:frames.stop]
+        if np.isfinite(values).any():
+            rows.append(index[name])
+            medians.append(np.nanmedian(values, axis=0))
+    out = np.zeros((len(inventory), len(which)))
+    if len(medians) < 2:
+        return out.ravel()
+    M = np.array(medians)
+    Z = np.nan_to_num((M - np.nanmean(M, 0)) / np.maximum(np.nanstd(M, 0), STD_FLOOR))
+    np.add.at(out, rows, Z)
+    return (out / np.maximum(np.bincount(rows, minlength=len(inventory)), 1)[:, None]).ravel()
+
+
+def clip_features(wave: np.ndarray, text: str, cfg: PhoneticConfig = PhoneticConfig(),
+                  feature_config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """One clip's fixed-length vector from its waveform and its transcript.
+
+    ``wave``: the clip as the feature store computes its log-mels from it (``feature_config``'s rate,
+    trimmed and loudness-normalised: :func:`accent.featurize.prepare_clip`), so that the phone
+    segments fall on the same frames as the stored log-mels.
+    """
     from accent.phones import phone_segments, render
 
+    logmel = log_mel_numpy(wave, feature_config)
     rendering = render(text, cfg.voice)
     segments = phone_segments(logmel, rendering, feature_config)
-    return features_from_segments(logmel, segments, [p.end - p.start for p in rendering.phones], inventory,
-                                  cfg, feature_config.hop_ms / 1000)
+    hop_s = feature_config.hop_ms / 1000
+    tracks = (formant_tracks(wave, feature_config.sample_rate, len(logmel), hop_s, cfg.ceiling_hz)
+              if {"f3", "formants"} & set(cfg.blocks) else None)
+    return features_from_segments(logmel, segments, [p.end - p.start for p in rendering.phones], tracks, cfg, hop_s)
 
 
-def features_from_segments(logmel, segments, rendering_durations, inventory, cfg: PhoneticConfig,
+def features_from_segments(logmel, segments, rendering_durations, tracks, cfg: PhoneticConfig,
                            hop_s: float) -> np.ndarray:
-    """:func:`clip_features` once the segments are known (cached alignments)."""
-    means, present = phone_means(logmel, segments, inventory, cfg)
-    parts = [means.ravel()]
-    if cfg.presence:
-        parts.append(present)
-    if cfg.durations:
-        parts.append(duration_features(segments, rendering_durations, inventory, hop_s))
+    """:func:`clip_features` once the segments (and formant tracks, when a block needs them) are known."""
+    parts = []
+    for block in cfg.blocks:
+        if block == "f3":
+            parts.append(class_formants(tracks, segments, cfg.inventory, (2,), cfg.core))
+        elif block == "formants":
+            parts.append(class_formants(tracks, segments, cfg.inventory, (0, 1, 2), cfg.core))
+        elif block == "mfcc":
+            parts.append(phone_means(logmel, segments, cfg.inventory, cfg)[0].ravel())
+        else:
+            parts.append(duration_features(segments, rendering_durations, cfg.inventory, hop_s))
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -146,9 +208,8 @@ class PhoneticModel:
     """Per-clip vectors in, accent probabilities out: NAP (when ``n_nap``), StandardScaler and
     class-balanced logistic regression, all kept as plain arrays."""
 
-    def __init__(self, config: PhoneticConfig = PhoneticConfig(), inventory: tuple[str, ...] = (), seed: int = 0):
+    def __init__(self, config: PhoneticConfig = PhoneticConfig(), seed: int = 0):
         self.config = config
-        self.inventory = tuple(inventory)
         self.seed = seed
 
     def fit(self, vectors, y) -> "PhoneticModel":
@@ -177,8 +238,8 @@ class PhoneticModel:
         return self.classes_[np.argmax(self.predict_log_proba(vectors), axis=1)]
 
     def save(self, path: str | Path) -> Path:
-        """One ``.npz`` of plain arrays and a JSON string (config, inventory); loads without pickle."""
-        meta = {"format": FORMAT, "config": self.config.to_dict(), "inventory": list(self.inventory)}
+        """One ``.npz`` of plain arrays and a JSON string (the config); loads without pickle."""
+        meta = {"format": FORMAT, "config": self.config.to_dict()}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
@@ -201,7 +262,7 @@ class PhoneticModel:
         if meta.get("format") != FORMAT:
             raise AccentError(f"{path} is not a phonetic model (format {meta.get('format')!r}): "
                               "save one with PhoneticModel.save")
-        model = cls(PhoneticConfig.from_dict(meta["config"]), tuple(meta["inventory"]))
+        model = cls(PhoneticConfig.from_dict(meta["config"]))
         model.nap_ = NAP.from_arrays(arrays, "nap_")
         model.head_ = LinearHead.from_arrays(arrays, "head_")
         model.classes_ = np.asarray(arrays["classes"])

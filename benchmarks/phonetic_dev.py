@@ -124,10 +124,13 @@ def infer_speakers(embeddings: np.ndarray, labels: np.ndarray, threshold: float 
     return speakers.astype(str)
 
 
-def score(X: np.ndarray, y: np.ndarray, folds: np.ndarray, C: float, transform=None) -> np.ndarray:
-    """Balanced accuracy per fold of StandardScaler + balanced LR (``transform(Xtr, ytr, Xte)`` first)."""
-    return np.array([balanced_accuracy(y[folds == f], predict_log_proba(X, y, folds, f, C, transform).argmax(1),
-                                       np.unique(y)) for f in np.unique(folds)])
+def score(components, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Balanced accuracy per fold of StandardScaler + balanced LR on each component ``(X, C, transform)``
+    (``transform(Xtr, ytr, Xte)`` first); several components are fused by averaging their log-probabilities."""
+    classes = np.unique(y)
+    return np.array([balanced_accuracy(y[folds == f], np.mean(
+        [predict_log_proba(X, y, folds, f, C, transform) for X, C, transform in components], axis=0).argmax(1), classes)
+        for f in np.unique(folds)])
 
 
 def predict_log_proba(X, y, folds, f, C, transform=None) -> np.ndarray:
@@ -165,7 +168,7 @@ def is_rhotic(names, k: int) -> bool:
         (name in ("r", "r-") and k > 0 and is_vowel(names[k - 1]))
 
 
-def formant_features(clip: dict, inventory: tuple[str, ...], ceiling_index: int) -> np.ndarray:
+def formant_features(clip: dict, inventory: tuple[str, ...], ceiling_index: int, formants: int = 3) -> np.ndarray:
     """Per vowel class of the inventory, Lobanov-normalised (within the clip) median F1, F2, F3 over the
     middle third of its segments; then rhoticity: mean normalised F3 over r-coloured segments minus
     over the other vowels, and the same for F3 - F2."""
@@ -183,7 +186,7 @@ def formant_features(clip: dict, inventory: tuple[str, ...], ceiling_index: int)
     out = np.zeros((len(vowel_classes), 3))
     rhot = np.zeros(2)
     if not mids:
-        return np.concatenate([out.ravel(), rhot])
+        return np.concatenate([out[:, :formants].ravel(), rhot if formants == 3 else []])
     M = np.array([m[2] for m in mids])
     mu, sd = np.nanmean(M, 0), np.maximum(np.nanstd(M, 0), 1e-3)
     Z = np.nan_to_num((M - mu) / sd)
@@ -198,7 +201,35 @@ def formant_features(clip: dict, inventory: tuple[str, ...], ceiling_index: int)
     if r.any() and (~r).any():
         rhot = np.array([Z[r, 2].mean() - Z[~r, 2].mean(),
                          (Z[r, 2] - Z[r, 1]).mean() - (Z[~r, 2] - Z[~r, 1]).mean()])
-    return np.concatenate([out.ravel(), rhot])
+    return np.concatenate([out[:, :formants].ravel(), rhot if formants == 3 else []])
+
+
+SONORANT_CONSONANTS = ("r", "r-", "l", "w", "j", "m", "n", "N")
+
+
+def class_formants(clip: dict, inventory, tracks: np.ndarray, which=(2,), sonorants: bool = False) -> np.ndarray:
+    """Per phone class (vowels, and sonorant consonants when asked) of the inventory: the mean over its
+    segments of the median log formant over the middle third, Lobanov-normalised within the clip."""
+    names, bounds = clip["names"].tolist(), clip["bounds"]
+    keep = lambda n: is_vowel(n) or (sonorants and n in SONORANT_CONSONANTS)
+    classes = [v for v in inventory if keep(v)]
+    index = {v: i for i, v in enumerate(classes)}
+    rows, meds = [], []
+    for name, (s, e) in zip(names, bounds):
+        if name in index and e > s:
+            n = e - s
+            frames = np.log(tracks[s + n // 3: max(s + n // 3 + 1, e - n // 3)][:, list(which)])
+            if np.isfinite(frames).any():
+                rows.append(index[name])
+                meds.append(np.nanmedian(frames, axis=0))
+    out = np.zeros((len(classes), len(which)))
+    if len(meds) < 2:
+        return out.ravel()
+    M = np.array(meds)
+    Z = np.nan_to_num((M - np.nanmean(M, 0)) / np.maximum(np.nanstd(M, 0), 1e-3))
+    counts = np.bincount(rows, minlength=len(classes))
+    np.add.at(out, rows, Z)
+    return (out / np.maximum(counts, 1)[:, None]).ravel()
 
 
 def best_ceiling(clip: dict) -> int:
@@ -237,6 +268,7 @@ def feature_blocks(clips: list[dict], df: pd.DataFrame, inventory: tuple[str, ..
     blocks: dict[str, list] = {k: [] for k in ("mfcc_stats", "resemblyzer", "phone_mfcc", "phone_mfcc_full",
                                                "phone_mfcc20", "presence", "durations", "formants_gender",
                                                "formants_best", "formants_5500", "rhythm")}
+    recipe = phonetic.PhoneticConfig()
     core = phonetic.PhoneticConfig(n_mfcc=13, core=0.5)
     full = phonetic.PhoneticConfig(n_mfcc=13, core=1.0)
     wide = phonetic.PhoneticConfig(n_mfcc=20, core=0.5)
@@ -253,8 +285,20 @@ def feature_blocks(clips: list[dict], df: pd.DataFrame, inventory: tuple[str, ..
         blocks["durations"].append(phonetic.duration_features(segments, clip["render_durations"], inventory, HOP_S))
         blocks["formants_gender"].append(formant_features(clip, inventory, gender_ceiling.get(gender, 2)))
         blocks["formants_best"].append(formant_features(clip, inventory, best_ceiling(clip)))
-        blocks["formants_5500"].append(formant_features(clip, inventory, 2))
+        for c in range(len(CEILINGS)):
+            blocks.setdefault(f"formants_{c}", []).append(formant_features(clip, inventory, c))
+        blocks["formants_5500"].append(blocks["formants_2"][-1])
+        blocks.setdefault("formants_f1f2", []).append(formant_features(clip, inventory, 2, formants=2))
         blocks["rhythm"].append(rhythm_features(clip))
+        blocks.setdefault("recipe", []).append(phonetic.features_from_segments(
+            logmel, segments, clip["render_durations"], clip["formants"][CEILINGS.index(recipe.ceiling_hz)],
+            recipe, HOP_S))
+        t5500 = clip["formants"][2].astype(np.float64)
+        tmean = np.exp(np.nanmean(np.log(clip["formants"].astype(np.float64)), axis=0))
+        for key, tracks, which, son in (("F3_vowels", t5500, (2,), False), ("F3_sonorants", t5500, (2,), True),
+                                        ("F23_sonorants", t5500, (1, 2), True), ("F3_ceilmean", tmean, (2,), True),
+                                        ("F123_sonorants", t5500, (0, 1, 2), True)):
+            blocks.setdefault(key, []).append(class_formants(clip, inventory, tracks, which, son))
     return {k: np.nan_to_num(np.array(v, np.float64)) for k, v in blocks.items()}
 
 
@@ -270,7 +314,9 @@ def nap_transform(n: int):
 def candidate_sets(b: dict[str, np.ndarray], y) -> dict[str, tuple]:
     """name -> (X, C, transform) for every row of the table."""
     cat = lambda *names: np.concatenate([b[n] for n in names], axis=1)
-    sets = {}
+    from accent.phonetic import PhoneticConfig
+
+    sets = {"phonetic recipe (accent.phonetic defaults: F1-F3 per vowel, 5500 Hz)": (b["recipe"], PhoneticConfig().C, None)}
     for C in (0.01, 0.1, 1.0):
         sets[f"MFCC statistics, C={C}"] = (b["mfcc_stats"], C, None)
         sets[f"Resemblyzer, C={C}"] = (b["resemblyzer"], C, None)
@@ -293,7 +339,41 @@ def candidate_sets(b: dict[str, np.ndarray], y) -> dict[str, tuple]:
     sets["phone MFCC + durations + Resemblyzer, C=0.003"] = (cat("phone_mfcc", "durations", "resemblyzer"), 0.003, None)
     sets["phone MFCC + durations + formants + rhythm + Resemblyzer, C=0.003"] = (
         cat("phone_mfcc", "durations", "formants_gender", "rhythm", "resemblyzer"), 0.003, None)
+    f, m, r = (b["formants_5500"], 0.003, None), (b["phone_mfcc_full"], 0.003, None), (b["resemblyzer"], 0.1, None)
+    sets["formants (all four ceilings), C=0.003"] = (cat(*[f"formants_{c}" for c in range(len(CEILINGS))]), 0.003, None)
+    sets["formants F1 F2 only (5500 Hz), C=0.003"] = (b["formants_f1f2"], 0.003, None)
+    n_vowels = (b["formants_5500"].shape[1] - 2) // 3
+    sets["formants F3 only (5500 Hz), C=0.003"] = (b["formants_5500"][:, 2:3 * n_vowels:3], 0.003, None)
+    sets["rhoticity only (2 numbers, 5500 Hz), C=0.1"] = (b["formants_5500"][:, -2:], 0.1, None)
+    for key in ("F3_vowels", "F3_sonorants", "F23_sonorants", "F3_ceilmean", "F123_sonorants"):
+        for C in (0.001, 0.003, 0.01):
+            sets[f"{key}, C={C}"] = (b[key], C, None)
+    f3 = (b["F3_vowels"], 0.003, None)
+    sets["late fusion: F3_vowels + Resemblyzer"] = [f3, r]
+    sets["late fusion: F3_vowels + phone MFCC"] = [f3, m]
+    sets["late fusion: F3_vowels + phone MFCC + Resemblyzer"] = [f3, m, r]
+    sets["late fusion: F3_vowels + formants"] = [f3, f]
+    sets["F3_vowels + rhoticity + durations, C=0.003"] = (np.concatenate([b["F3_vowels"], b["formants_5500"][:, -2:], b["durations"]], 1), 0.003, None)
+    sets["late fusion: formants + phone MFCC"] = [f, m]
+    sets["late fusion: formants + Resemblyzer"] = [f, r]
+    sets["late fusion: formants + phone MFCC + Resemblyzer"] = [f, m, r]
+    sets["late fusion: formants(4 ceilings) + phone MFCC + Resemblyzer"] = [
+        (cat(*[f"formants_{c}" for c in range(len(CEILINGS))]), 0.003, None), m, r]
     return sets
+
+
+def per_class_recall(blocks, y, folds) -> None:
+    """Recall per accent of the out-of-fold predictions (first fold seed) of the recipe and the baselines."""
+    classes = np.unique(y)
+    sets = candidate_sets(blocks, y)
+    print("| method | " + " | ".join(ACCENTS) + " |")
+    print("|---|" + "---|" * len(ACCENTS))
+    for name in (next(iter(sets)), "Resemblyzer, C=0.1", "MFCC statistics, C=0.01"):
+        X, C, transform = sets[name]
+        pred = np.empty(len(y), dtype=object)
+        for f in np.unique(folds):
+            pred[folds == f] = classes[predict_log_proba(X, y, folds, f, C, transform).argmax(1)]
+        print(f"| {name} | " + " | ".join(f"{np.mean(pred[y == a] == a):.2f}" for a in ACCENTS) + " |")
 
 
 def evaluate(args) -> None:
@@ -313,14 +393,21 @@ def evaluate(args) -> None:
     rows = []
     for seed in args.seeds:
         folds = speaker_kfold(df, 5, seed).to_numpy()
-        for name, (X, C, transform) in candidate_sets(blocks, y).items():
-            s = score(X, y, folds, C, transform)
+        for name, components in candidate_sets(blocks, y).items():
+            if args.only and not any(o in name for o in args.only):
+                continue
+            s = score(components if isinstance(components, list) else [components], y, folds)
             rows.append({"method": name, "seed": seed, "mean": s.mean(), "std": s.std(), "folds": s})
             print(f"seed {seed} {name:45s} {s.mean():.3f} ± {s.std():.3f}  {np.round(s, 3)}", flush=True)
+    per_class_recall(blocks, y, speaker_kfold(df, 5, args.seeds[0]).to_numpy())
     table = pd.DataFrame(rows)
     summary = table.groupby("method", sort=False).agg(mean=("mean", "mean"), fold_std=("std", "mean"),
                                                        seed_std=("mean", "std"))
-    print(summary.round(3).to_markdown())
+    print("| method | balanced accuracy, mean ± fold std | seeds |")
+    print("|---|---|---|")
+    for name, r in summary.iterrows():
+        spread = f" (seed std {r.seed_std:.3f})" if np.isfinite(r.seed_std) else ""
+        print(f"| {name} | {r['mean']:.3f} ± {r.fold_std:.3f}{spread} | {len(args.seeds)} |")
     summary.to_csv(args.work / "results.csv")
 
 
@@ -330,6 +417,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "real_dev" / "phonetic")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="fold seeds (accent.splits.speaker_kfold)")
+    parser.add_argument("--only", nargs="*", help="run only the rows whose name contains one of these")
     parser.add_argument("--min-count", type=int, default=20, help="phone classes seen fewer times are left out")
     args = parser.parse_args()
     if args.stage == "extract":
