@@ -34,6 +34,7 @@ VOICES = {"en": "en-us", "english": "en-us"}   # language names a manifest may c
 STD_FLOOR = 1e-6
 ALIGN_COEFFS = (1, 13)   # DTW on c1..c12: c0 is loudness, which differs between a voice and the synthesiser
 BAND_RADIUS = 0.25       # Sakoe-Chiba band, as a fraction of the longer sequence (librosa's band_rad)
+PAUSE_DB = 45.0          # frames this far below the clip's loud frames (95th percentile) are a pause, not a phone
 
 
 class _EventId(ctypes.Union):
@@ -175,14 +176,15 @@ def dtw_path(clip_seq: np.ndarray, ref_seq: np.ndarray) -> np.ndarray:
     return path[::-1]
 
 
-def phone_segments(clip_logmel: np.ndarray, rendering: Rendering,
-                   cfg: FeatureConfig = FeatureConfig()) -> list[tuple[str, int, int]]:
+def phone_segments(clip_logmel: np.ndarray, rendering: Rendering, cfg: FeatureConfig = FeatureConfig(),
+                   pause_db: float | None = PAUSE_DB) -> list[tuple[str, int, int]]:
     """The rendering's phones on the clip: ``(name, first frame, end frame)`` in clip frames of ``cfg``.
 
     ``clip_logmel`` are the clip's stored log-mel frames (made with ``cfg``). A phone's clip start
     is the first clip frame the DTW path pairs with the phone's first rendering frame, and it ends
-    where the next phone starts (the last one where the last rendering phone ends), so segments are
-    in order, never overlap, and a phone the speaker compressed may be empty (end == start).
+    where the next phone starts (the last one where the last rendering phone ends); then pauses are
+    cut off each segment's edges (:func:`trim_pauses`; ``pause_db=None`` keeps them). Segments are in
+    order and never overlap; a phone the speaker compressed may be empty (end == start).
     """
     ref_logmel = rendering_logmel(rendering, cfg)
     path = dtw_path(alignment_sequence(clip_logmel), alignment_sequence(ref_logmel))
@@ -194,4 +196,17 @@ def phone_segments(clip_logmel: np.ndarray, rendering: Rendering,
     starts = [int(first_clip[to_frame(p.start)]) for p in rendering.phones]
     last = rendering.phones[-1].end if rendering.phones else 0.0
     ends = starts[1:] + [int(first_clip[to_frame(last)]) if to_frame(last) < n_ref else len(clip_logmel)]
-    return [(p.name, s, max(s, e)) for p, s, e in zip(rendering.phones, starts, ends)]
+    segments = [(p.name, s, max(s, e)) for p, s, e in zip(rendering.phones, starts, ends)]
+    return segments if pause_db is None else trim_pauses(segments, clip_logmel, pause_db)
+
+
+def trim_pauses(segments, logmel: np.ndarray, pause_db: float = PAUSE_DB) -> list[tuple[str, int, int]]:
+    """Segments without the pause frames at their edges: a speaker's pause that the rendering lacks is
+    absorbed by the neighbouring phone in the DTW path, and would otherwise be measured as that phone."""
+    level_db = (10 / np.log(10)) * np.logaddexp.reduce(np.asarray(logmel, np.float64), axis=1)
+    sound = level_db > np.percentile(level_db, 95) - pause_db if len(level_db) else np.zeros(0, bool)
+    out = []
+    for name, start, end in segments:
+        loud = np.flatnonzero(sound[start:end])
+        out.append((name, start + int(loud[0]), start + int(loud[-1]) + 1) if len(loud) else (name, start, start))
+    return out

@@ -1,14 +1,16 @@
 """Research for issue 21: which phone-conditioned features tell Common Voice accents apart?
 
     python benchmarks/phonetic_dev.py extract [--shared ../shared] [--work data/real_dev/phonetic]
-    python benchmarks/phonetic_dev.py evaluate [--work data/real_dev/phonetic]
+    python benchmarks/phonetic_dev.py evaluate [--work data/real_dev/phonetic] [--seeds 0 1 2]
+    python benchmarks/phonetic_dev.py figure
 
 Data (read-only): ``SHARED/real-dev/cv-v1``, the five largest accents (us, england, australia,
 indian, canada; chance 0.20 balanced accuracy), each clip with its sentence (``text``).
 
 ``extract`` caches, once per clip (``WORK/clips/<sample>.npz``, git-ignored): the stored log-mels
 (``FeatureConfig()``: 16 kHz, 64 mels, 10 ms, trimmed and loudness-normalised), the espeak phones
-mapped onto those frames (:func:`accent.phones.phone_segments`), formant tracks F1-F3 of the same
+mapped onto those frames (:func:`accent.phones.phone_segments`, pauses kept: ``evaluate`` cuts them
+with :func:`accent.phones.trim_pauses` unless ``--no-pause-trim``), formant tracks F1-F3 of the same
 waveform at four Burg ceilings (praat-parselmouth), F0, and the Resemblyzer embedding.
 
 ``evaluate`` infers speakers (CV v1 names none) by agglomerative clustering of the Resemblyzer
@@ -85,7 +87,7 @@ def extract(args) -> None:
         raw = load_audio(row["path"], cfg.sample_rate, cfg.resampler)
         wave = preprocess(raw, cfg)
         logmel = log_mel(wave, cfg)
-        segments = phone_segments(logmel, render(row["text"]), cfg)
+        segments = phone_segments(logmel, render(row["text"]), cfg, pause_db=None)   # pauses cut in evaluate
         times = np.arange(len(logmel)) * cfg.hop_length / cfg.sample_rate
         formants, f0 = formant_tracks(wave, cfg.sample_rate, times)
         ren = render(row["text"])
@@ -100,11 +102,19 @@ def extract(args) -> None:
 
 # -- evaluate -------------------------------------------------------------------------------------
 
-def load_clips(work: Path, df: pd.DataFrame) -> list[dict]:
+def load_clips(work: Path, df: pd.DataFrame, pause_trim: bool = True) -> list[dict]:
+    """The cached clips; the cached (untrimmed) segments with their pause edges cut as
+    :func:`accent.phones.phone_segments` now does, unless ``pause_trim`` is off."""
+    from accent.phones import trim_pauses
+
     clips = []
     for clip in df["clip"]:
         with np.load(work / "clips" / f"{clip}.npz", allow_pickle=False) as z:
-            clips.append({k: z[k] for k in z.files})
+            c = {k: z[k] for k in z.files}
+        if pause_trim:
+            segments = trim_pauses([(n, int(s), int(e)) for n, (s, e) in zip(c["names"], c["bounds"])], c["logmel"])
+            c["bounds"] = np.array([s[1:] for s in segments], np.int32).reshape(-1, 2)
+        clips.append(c)
     return clips
 
 
@@ -381,7 +391,7 @@ def evaluate(args) -> None:
     from accent import phonetic
 
     df = clip_table(args.shared)
-    clips = load_clips(args.work, df)
+    clips = load_clips(args.work, df, not args.no_pause_trim)
     y = df["accent"].to_numpy()
     emb = np.stack([c["embedding"] for c in clips])
     df["speaker"] = infer_speakers(emb, y)
@@ -411,19 +421,42 @@ def evaluate(args) -> None:
     summary.to_csv(args.work / "results.csv")
 
 
+def figure(args) -> None:
+    """docs/figures/phones_cv.png: one real clip's log-mels with the phones of its sentence on them."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = clip_table(args.shared)
+    row = df.iloc[0]
+    clip = load_clips(args.work, df.iloc[:1])[0]
+    logmel, names, bounds = clip["logmel"], clip["names"], clip["bounds"]
+    fig, ax = plt.subplots(figsize=(12, 3.2))
+    ax.imshow(logmel.T, origin="lower", aspect="auto", cmap="magma", extent=(0, len(logmel) * HOP_S, 0, logmel.shape[1]))
+    for name, (start, end) in zip(names, bounds):
+        ax.axvspan(start * HOP_S, end * HOP_S, ymin=0, ymax=0.03, color="cyan")
+        ax.axvline(start * HOP_S, color="white", lw=0.6)
+        ax.text((start + end) / 2 * HOP_S, logmel.shape[1] + 1, name, ha="center", va="bottom", fontsize=7)
+    ax.set(xlabel="seconds (after trimming)", ylabel="mel bin")
+    ax.set_title(f"{row['clip']} ({row['accent']}): \"{row['text']}\", espeak-ng phones carried over by DTW", pad=14, fontsize=9)
+    out = ROOT / "docs" / "figures" / "phones_cv.png"
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=("extract", "evaluate"))
+    parser.add_argument("stage", choices=("extract", "evaluate", "figure"))
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "real_dev" / "phonetic")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="fold seeds (accent.splits.speaker_kfold)")
+    parser.add_argument("--no-pause-trim", action="store_true",
+                        help="keep the pauses the DTW path gives the neighbouring phones (before trim_pauses)")
     parser.add_argument("--only", nargs="*", help="run only the rows whose name contains one of these")
     parser.add_argument("--min-count", type=int, default=20, help="phone classes seen fewer times are left out")
     args = parser.parse_args()
-    if args.stage == "extract":
-        extract(args)
-    else:
-        evaluate(args)
+    {"extract": extract, "evaluate": evaluate, "figure": figure}[args.stage](args)
 
 
 if __name__ == "__main__":

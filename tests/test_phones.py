@@ -70,7 +70,7 @@ def test_real_clip_aligned_to_its_text(cv_clips):
         assert [s[0] for s in segments] == [p.name for p in rendering.phones]   # every phone, in order
         starts = np.array([s[1] for s in segments])
         ends = np.array([s[2] for s in segments])
-        assert np.all(np.diff(starts) >= 0) and np.all(ends >= starts) and np.all(ends[:-1] == starts[1:])
+        assert np.all(np.diff(starts) >= 0) and np.all(ends >= starts) and np.all(ends[:-1] <= starts[1:])
         assert np.mean(ends > starts) > 0.8          # few phones collapse to nothing
         # the phones cover the speech: most of the trimmed clip, and what they leave out is quieter
         covered = np.zeros(len(logmel), bool)
