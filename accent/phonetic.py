@@ -3,13 +3,15 @@
 Every clip comes with its transcript; :mod:`accent.phones` renders it with espeak-ng and carries the
 phone boundaries onto the clip. Then, torch-free:
 
-1. :func:`class_formants`: per vowel class of a fixed inventory (espeak's en-us vowels), the median
+1. :func:`vowel_formants`: per vowel class of a fixed inventory (espeak's en-us vowels), the median
    log F1, F2 and F3 over the middle third of each segment of that vowel (Praat's Burg tracks through
    praat-parselmouth, one ceiling), each z-scored over the clip's vowels (Lobanov: the speaker's
    vocal-tract length and the channel cancel), averaged per class; a vowel the sentence lacks gets 0
-   (the clip's mean). F1/F2 are vowel quality; F3 carries rhoticity (low where an r colours the vowel);
-2. optional blocks: :func:`phone_means` (mean normalised MFCC per phone class) and
-   :func:`duration_features` (per phone class, log duration against the rendering, rate removed);
+   (the clip's mean). F1/F2 are vowel quality; F3 carries rhoticity (low where an r colours the
+   vowel), summarised in two more numbers (r-coloured segments against the other vowels);
+2. optional blocks: :func:`class_formants` (one formant per class), :func:`phone_means` (mean
+   normalised MFCC per phone class) and :func:`duration_features` (per phone class, log duration
+   against the rendering, rate removed);
 3. :class:`PhoneticModel`: optional nuisance attribute projection (:class:`accent.aligned.NAP`),
    StandardScaler and class-balanced logistic regression, saved as plain arrays (``.npz``, no pickle).
 
@@ -34,7 +36,9 @@ from accent.fileio import atomic_path
 FORMAT = "accent-phonetic/1"
 STD_FLOOR = 1e-6
 MIN_FRAMES = 1
-BLOCKS = ("f3", "formants", "mfcc", "durations")
+LOBANOV_FLOOR = 1e-3     # floor of a formant's std over a clip's vowels (log Hz)
+VOWEL_START = set("aeiouAEIOUV03@")
+BLOCKS = ("formants", "f3", "mfcc", "durations")
 # espeak en-us vowel phonemes seen at least 20 times in cv-v1's five accents, most frequent first
 VOWELS = ("I", "V", "a", "E", "@", "aI", "i:", "@2", "eI", "3", "u:", "oU", "a#", "i", "I2", "3:", "aU", "I#",
           "0", "U", "@L", "O:", "O2", "A@", "e@", "O@", "i@3", "OI", "o@", "aa", "U@")
@@ -43,7 +47,7 @@ VOWELS = ("I", "V", "a", "E", "@", "aI", "i:", "@2", "eI", "3", "u:", "oU", "a#"
 @dataclass(frozen=True)
 class PhoneticConfig:
     """Settings of the recipe (chosen on cv-v1, see the module docstring)."""
-    blocks: tuple[str, ...] = ("formants",)   # of BLOCKS: F3 per vowel, F1-F3 per vowel, MFCC per phone, durations
+    blocks: tuple[str, ...] = ("formants",)   # of BLOCKS: F1-F3 per vowel + rhoticity, F3 per class, MFCC per phone, durations
     inventory: tuple[str, ...] = VOWELS  # phone classes, in vector order
     ceiling_hz: float = 5500.0       # Burg's maximum formant: the best of 4500-6000 Hz on cv-v1
     n_mfcc: int = 13                 # c0..c12 per phone class (block "mfcc")
@@ -169,6 +173,51 @@ def class_formants(tracks: np.ndarray, segments, inventory: tuple[str, ...], whi
     return (out / np.maximum(np.bincount(rows, minlength=len(inventory)), 1)[:, None]).ravel()
 
 
+def is_vowel(name: str) -> bool:
+    """An espeak vowel mnemonic (they start with one of these; consonants never do)."""
+    return name[:1] in VOWEL_START
+
+
+def is_rhotic(names, k: int) -> bool:
+    """Phone ``k`` is r-coloured in the en-us rendering ("3", "3:", "i@3", "A@", ...), or an r after a vowel."""
+    name = names[k]
+    return ((is_vowel(name) and ("3" in name or (name.endswith("@") and len(name) > 1)))
+            or (name in ("r", "r-") and k > 0 and is_vowel(names[k - 1])))
+
+
+def vowel_formants(tracks: np.ndarray, segments, inventory: tuple[str, ...], n_formants: int = 3) -> np.ndarray:
+    """Per vowel class of ``inventory``: the mean over its segments of log F1..F{n_formants} (median over
+    the segment's middle third), each z-scored over the clip's vowel and rhotic segments (Lobanov);
+    with three formants, then two rhoticity numbers: the mean z-scored F3, and F3 - F2, of the
+    r-coloured segments minus that of the other vowels. Absent classes get 0."""
+    names = [name for name, _, _ in segments]
+    measured = []
+    for k, (name, start, end) in enumerate(segments):
+        if end <= start or not (is_vowel(name) or is_rhotic(names, k)):
+            continue
+        n = end - start
+        frames = np.asarray(tracks[start + n // 3:max(start + n // 3 + 1, end - n // 3)], np.float64)
+        if np.isfinite(frames).any():
+            measured.append((k, name, np.log(np.nanmedian(frames, axis=0))))
+    classes = [v for v in inventory if is_vowel(v)]
+    out, rhoticity = np.zeros((len(classes), 3)), np.zeros(2)
+    if len(measured) >= 2:
+        M = np.array([m for _, _, m in measured])
+        Z = np.nan_to_num((M - np.nanmean(M, 0)) / np.maximum(np.nanstd(M, 0), LOBANOV_FLOOR))
+        index = {v: i for i, v in enumerate(classes)}
+        rows = [(index[name], z) for (_, name, _), z in zip(measured, Z) if name in index]
+        counts = np.zeros(len(classes))
+        for i, z in rows:
+            out[i] += z
+            counts[i] += 1
+        out /= np.maximum(counts, 1)[:, None]
+        r = np.array([is_rhotic(names, k) for k, _, _ in measured])
+        if r.any() and (~r).any():
+            rhoticity = np.array([Z[r, 2].mean() - Z[~r, 2].mean(),
+                                  (Z[r, 2] - Z[r, 1]).mean() - (Z[~r, 2] - Z[~r, 1]).mean()])
+    return np.concatenate([out[:, :n_formants].ravel(), rhoticity if n_formants == 3 else []])
+
+
 def clip_features(wave: np.ndarray, text: str, cfg: PhoneticConfig = PhoneticConfig(),
                   feature_config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """One clip's fixed-length vector from its waveform and its transcript.
@@ -196,7 +245,7 @@ def features_from_segments(logmel, segments, rendering_durations, tracks, cfg: P
         if block == "f3":
             parts.append(class_formants(tracks, segments, cfg.inventory, (2,), cfg.core))
         elif block == "formants":
-            parts.append(class_formants(tracks, segments, cfg.inventory, (0, 1, 2), cfg.core))
+            parts.append(vowel_formants(tracks, segments, cfg.inventory))
         elif block == "mfcc":
             parts.append(phone_means(logmel, segments, cfg.inventory, cfg)[0].ravel())
         else:

@@ -32,6 +32,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from accent.phonetic import is_vowel  # noqa: E402  (after the path: runs from a checkout)
+
 ACCENTS = ("us", "england", "australia", "indian", "canada")
 CEILINGS = (4500.0, 5000.0, 5500.0, 6000.0)   # Burg maximum formant (Hz)
 SAME_SPEAKER = 0.62                            # cosine similarity: same speaker ~0.71, different ~0.50
@@ -163,55 +165,15 @@ def balanced_accuracy(y_true, pred_index, classes) -> float:
     return float(balanced_accuracy_score(y_true, classes[pred_index]))
 
 
-VOWEL_START = set("aeiouAEIOUV03@")
 HOP_S = 0.01
 
 
-def is_vowel(name: str) -> bool:
-    return name[:1] in VOWEL_START
-
-
-def is_rhotic(names, k: int) -> bool:
-    """An r-coloured vowel in the en-us rendering, or an r right after a vowel."""
-    name = names[k]
-    return (is_vowel(name) and ("3" in name or name.endswith("@") and len(name) > 1)) or \
-        (name in ("r", "r-") and k > 0 and is_vowel(names[k - 1]))
-
-
 def formant_features(clip: dict, inventory: tuple[str, ...], ceiling_index: int, formants: int = 3) -> np.ndarray:
-    """Per vowel class of the inventory, Lobanov-normalised (within the clip) median F1, F2, F3 over the
-    middle third of its segments; then rhoticity: mean normalised F3 over r-coloured segments minus
-    over the other vowels, and the same for F3 - F2."""
-    tracks = clip["formants"][ceiling_index].astype(np.float64)   # (n, 3)
-    names, bounds = clip["names"].tolist(), clip["bounds"]
-    mids = []
-    for k, (name, (s, e)) in enumerate(zip(names, bounds)):
-        if not (is_vowel(name) or is_rhotic(names, k)) or e <= s:
-            continue
-        n = e - s
-        frames = tracks[s + n // 3: max(s + n // 3 + 1, e - n // 3)]
-        med = np.nanmedian(frames, axis=0) if np.isfinite(frames).any() else np.full(3, np.nan)
-        mids.append((k, name, np.log(med)))
-    vowel_classes = [v for v in inventory if is_vowel(v)]
-    out = np.zeros((len(vowel_classes), 3))
-    rhot = np.zeros(2)
-    if not mids:
-        return np.concatenate([out[:, :formants].ravel(), rhot if formants == 3 else []])
-    M = np.array([m[2] for m in mids])
-    mu, sd = np.nanmean(M, 0), np.maximum(np.nanstd(M, 0), 1e-3)
-    Z = np.nan_to_num((M - mu) / sd)
-    index = {v: i for i, v in enumerate(vowel_classes)}
-    counts = np.zeros(len(vowel_classes))
-    for (k, name, _), z in zip(mids, Z):
-        if name in index:
-            out[index[name]] += z
-            counts[index[name]] += 1
-    out /= np.maximum(counts, 1)[:, None]
-    r = np.array([is_rhotic(names, k) for k, _, _ in mids])
-    if r.any() and (~r).any():
-        rhot = np.array([Z[r, 2].mean() - Z[~r, 2].mean(),
-                         (Z[r, 2] - Z[r, 1]).mean() - (Z[~r, 2] - Z[~r, 1]).mean()])
-    return np.concatenate([out[:, :formants].ravel(), rhot if formants == 3 else []])
+    """:func:`accent.phonetic.vowel_formants` of a cached clip at one of the ceilings."""
+    from accent.phonetic import vowel_formants
+
+    segments = [(n, int(s), int(e)) for n, (s, e) in zip(clip["names"].tolist(), clip["bounds"])]
+    return vowel_formants(clip["formants"][ceiling_index], segments, inventory, formants)
 
 
 SONORANT_CONSONANTS = ("r", "r-", "l", "w", "j", "m", "n", "N")

@@ -88,7 +88,7 @@ def test_phonetic_features_and_model_round_trip(cv_clips, tmp_path):
 
     X = np.stack([clip_features(wave, text) for wave, text, _ in cv_clips])
     y = [accent for *_, accent in cv_clips]
-    assert X.shape == (len(cv_clips), 3 * len(VOWELS)) and np.isfinite(X).all()
+    assert X.shape == (len(cv_clips), 3 * len(VOWELS) + 2) and np.isfinite(X).all()
     assert (np.abs(X) > 0).sum(1).min() >= 9     # every sentence has several vowel classes measured
     model = PhoneticModel(PhoneticConfig(n_nap=2)).fit(X, y)
     proba = model.predict_proba(X)
