@@ -51,7 +51,7 @@ class PhoneticConfig:
     inventory: tuple[str, ...] = VOWELS  # phone classes, in vector order
     ceiling_hz: float = 5500.0       # Burg's maximum formant: the best of 4500-6000 Hz on cv-v1
     n_mfcc: int = 13                 # c0..c12 per phone class (block "mfcc")
-    core: float = 1 / 3              # the middle fraction of each segment that is measured (edges are transitions)
+    core: float = 1 / 3              # blocks f3 and mfcc: the middle fraction of each segment measured ("formants": a third)
     n_nap: int = 0                   # within-accent directions removed before the classifier (0: none helped)
     C: float = 0.003                 # inverse L2 strength of the logistic regression
     max_iter: int = 3000
