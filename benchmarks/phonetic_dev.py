@@ -204,6 +204,23 @@ def class_formants(clip: dict, inventory, tracks: np.ndarray, which=(2,), sonora
     return (out / np.maximum(counts, 1)[:, None]).ravel()
 
 
+def formant_trajectories(clip: dict, inventory, ceiling_index: int = 2) -> np.ndarray:
+    """Per vowel class, z-scored log F1-F3 near 25 %, 50 % and 75 % of each segment (diphthong glides)."""
+    from accent.phonetic import vowel_formants
+
+    parts = []
+    for lo, hi in ((0.15, 0.35), (0.4, 0.6), (0.65, 0.85)):
+        segments = []
+        for n, (s, e) in zip(clip["names"].tolist(), clip["bounds"]):
+            # a sub-segment whose middle third is the window [lo, hi] of the segment
+            a, b = s + (e - s) * lo, s + (e - s) * hi
+            width = max(1.0, b - a)
+            segments.append((n, int(round(a - width)), int(round(b + width))) if e > s else (n, s, s))
+        segments = [(n, max(0, a), max(max(0, a), b)) for n, a, b in segments]
+        parts.append(vowel_formants(clip["formants"][ceiling_index], segments, inventory)[:-2])
+    return np.concatenate(parts)
+
+
 def best_ceiling(clip: dict) -> int:
     """The ceiling whose vowel-midpoint F1/F2 vary least within the clip's vowel classes (log Hz)."""
     costs = []
@@ -260,6 +277,7 @@ def feature_blocks(clips: list[dict], df: pd.DataFrame, inventory: tuple[str, ..
         for c in range(len(CEILINGS)):
             blocks.setdefault(f"formants_{c}", []).append(formant_features(clip, inventory, c))
         blocks["formants_5500"].append(blocks["formants_2"][-1])
+        blocks.setdefault("trajectories", []).append(formant_trajectories(clip, inventory))
         blocks.setdefault("formants_f1f2", []).append(formant_features(clip, inventory, 2, formants=2))
         blocks["rhythm"].append(rhythm_features(clip))
         blocks.setdefault("recipe", []).append(phonetic.features_from_segments(
@@ -315,6 +333,9 @@ def candidate_sets(b: dict[str, np.ndarray], y) -> dict[str, tuple]:
     sets["formants (all four ceilings), C=0.003"] = (cat(*[f"formants_{c}" for c in range(len(CEILINGS))]), 0.003, None)
     sets["formants F1 F2 only (5500 Hz), C=0.003"] = (b["formants_f1f2"], 0.003, None)
     n_vowels = (b["formants_5500"].shape[1] - 2) // 3
+    sets["formants (5500 Hz), C=0.001"] = (b["formants_5500"], 0.001, None)
+    for C in (0.001, 0.003):
+        sets[f"formant trajectories (25/50/75 %, 5500 Hz), C={C}"] = (b["trajectories"], C, None)
     sets["formants F3 only (5500 Hz), C=0.003"] = (b["formants_5500"][:, 2:3 * n_vowels:3], 0.003, None)
     sets["rhoticity only (2 numbers, 5500 Hz), C=0.1"] = (b["formants_5500"][:, -2:], 0.1, None)
     for key in ("F3_vowels", "F3_sonorants", "F23_sonorants", "F3_ceilmean", "F123_sonorants"):
