@@ -6,7 +6,8 @@ audio and the phones with their times; :func:`phone_segments` aligns a real clip
 DTW on per-recording normalised MFCCs (as aeneas aligns sentences) and maps the phone boundaries
 onto the clip's frames. No acoustic model, no torch: the library is reached through ctypes.
 
-espeak-ng keeps global state (one voice, one callback), so every call into it holds one lock.
+espeak-ng keeps global state (one voice, one callback), so every call into it holds one lock; it
+synthesises synchronously (no thread of its own), so a forked or spawned worker process may use it too.
 """
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def voice_for(language: str | None) -> str:
     return VOICES.get(language.lower(), language)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)   # about 0.3 MB per second of rendering
 def render(text: str, voice: str = DEFAULT_VOICE) -> Rendering:
     """``text`` as espeak-ng says it, with its phones (pauses left out); cached per (text, voice)."""
     if not text or not text.strip():
