@@ -377,7 +377,7 @@ def evaluate(args) -> None:
     clips = load_clips(args.work, df, not args.no_pause_trim)
     y = df["accent"].to_numpy()
     emb = np.stack([c["embedding"] for c in clips])
-    df["speaker"] = infer_speakers(emb, y)
+    df["speaker"] = infer_speakers(emb, y, args.same_speaker)
     df["label"] = y
     print(f"{len(df)} clips, {df['speaker'].nunique()} inferred speakers: "
           + ", ".join(f"{a} {df[df.label == a].speaker.nunique()}/{(y == a).sum()}" for a in ACCENTS))
@@ -436,6 +436,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="fold seeds (accent.splits.speaker_kfold)")
     parser.add_argument("--no-pause-trim", action="store_true",
                         help="keep the pauses the DTW path gives the neighbouring phones (before trim_pauses)")
+    parser.add_argument("--same-speaker", type=float, default=SAME_SPEAKER,
+                        help="cosine similarity above which clips of one accent join one inferred speaker")
     parser.add_argument("--only", nargs="*", help="run only the rows whose name contains one of these")
     parser.add_argument("--min-count", type=int, default=20, help="phone classes seen fewer times are left out")
     args = parser.parse_args()
