@@ -156,6 +156,18 @@ def log_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         return torch.log(spec + LOG_FLOOR).T.contiguous().numpy()
 
 
+def log_mel_numpy(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """:func:`log_mel` without torch (librosa, same window, padding, filters and floor): for the
+    torch-free paths that featurize a few waveforms of their own (espeak renderings)."""
+    import librosa
+
+    spec = librosa.feature.melspectrogram(
+        y=np.asarray(wave, dtype=np.float32), sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+        win_length=cfg.win_length, window="hann", center=True, pad_mode="reflect", power=2.0,
+        n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max, htk=False, norm="slaney")
+    return np.log(spec + LOG_FLOOR).T.astype(np.float32)
+
+
 @lru_cache(maxsize=8)
 def _mel_on(cfg: FeatureConfig, device: str):
     return _mel_transform(cfg) if device == "cpu" else _mel_transform(cfg).to(device)

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download"),
     ("accent.featurize",),
     ("accent.metrics", "accent.devices", "accent.checkpoint", "accent.classifiers", "accent.backbones*",
-     "accent.modelcost", "accent.aligned"),
+     "accent.modelcost", "accent.aligned", "accent.phones", "accent.phonetic"),
     ("accent.models*",),
     ("accent.embeddings",),
     ("accent.training", "accent.training.tasks", "accent.training.rundir", "accent.training.loop",
@@ -37,7 +37,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.report*",),
     ("accent.cli", "accent.__main__"),
 ]
-TORCH_FREE = ["accent.cli", "accent.curve", "accent.report", "accent.layout", "accent.training.config"]
+TORCH_FREE = ["accent.cli", "accent.curve", "accent.report", "accent.layout", "accent.training.config",
+              "accent.phones", "accent.phonetic"]
 
 
 def module_name(path: Path) -> str:
