@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from accent.audio import resample
 from accent.errors import AccentError
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 
@@ -148,8 +149,6 @@ def render(text: str, voice: str = DEFAULT_VOICE) -> Rendering:
 def rendering_logmel(rendering: Rendering, cfg: FeatureConfig) -> np.ndarray:
     """Log-mel frames of the rendering, made as a clip's are (resampled, loudness-normalised) but
     not trimmed, so that frame k still starts at k hops into the rendering's own timeline."""
-    from accent.audio import resample
-
     wave = resample(rendering.wave, rendering.sample_rate, cfg.sample_rate, cfg.resampler)
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
     if cfg.normalize_loudness and rms > 0:

@@ -32,6 +32,7 @@ from accent.aligned import NAP, LinearHead
 from accent.errors import AccentError
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 from accent.fileio import atomic_path
+from accent.phones import phone_segments, render
 
 FORMAT = "accent-phonetic/1"
 STD_FLOOR = 1e-6
@@ -226,8 +227,6 @@ def clip_features(wave: np.ndarray, text: str, cfg: PhoneticConfig = PhoneticCon
     trimmed and loudness-normalised: :func:`accent.featurize.prepare_clip`), so that the phone
     segments fall on the same frames as the stored log-mels.
     """
-    from accent.phones import phone_segments, render
-
     logmel = log_mel_numpy(wave, feature_config)
     rendering = render(text, cfg.voice)
     segments = phone_segments(logmel, rendering, feature_config)
