@@ -70,9 +70,9 @@ class Document:
         body = [f"<h1>{_inline_html(self.title)}</h1>"] + _html(self.blocks)
         style = ("body{font-family:sans-serif;max-width:80em;margin:2em auto;line-height:1.4}"
                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em}"
-                 "th{background:#eee}img{max-width:100%}code{background:#f4f4f4}"
+                 "th{background:#eee}td{white-space:nowrap}img{max-width:100%}code{background:#f4f4f4}"
                  ".beside{display:flex;gap:1.5em;align-items:flex-start}.beside>div{flex:1 1 0}"
-                 ".beside>figure{flex:1.3 1 0;margin:0}summary{font-size:1.3em;font-weight:bold;cursor:pointer}")
+                 ".beside>figure{flex:1.4 1 0;margin:1em 0 0}summary{font-size:1.3em;font-weight:bold;cursor:pointer}")
         return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(self.title)}</title>"
                 f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
@@ -127,4 +127,5 @@ def _html(blocks: list[tuple]) -> list[str]:
 def _inline_html(text: str) -> str:
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    text = re.sub(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])", r"<em>\1</em>", text)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
