@@ -190,7 +190,8 @@ def question_answer(summary: pd.DataFrame, evidence: Evidence, group: str) -> Qu
                                        f"{strongest.case()}.")
     else:
         closest = max(deciding, key=lambda c: c.estimate.low)
-        verdict, sentence = "No", f"No clear gain at any size; closest: {closest.case()}."
+        lead = "Losses at every size measured" if all(c.lost for c in deciding) else "No clear gain at any size"
+        verdict, sentence = "No", f"{lead}; closest: {closest.case()}."
     return QuestionAnswer(group, verdict, sentence, comps, deciding)
 
 
@@ -206,7 +207,8 @@ def pick_modes(summary: pd.DataFrame, evidence: Evidence, questions: list[Questi
         at = summary[summary["size"] == size].sort_values("balanced_accuracy_mean", ascending=False)
         levels = {s: evidence.level(s, size, candidates=len(at)) for s in at["series"]}
         above = [s for s in at["series"] if chance is None or (levels[s] is not None and levels[s].low > chance)]
-        preferred = [s for s in at["series"] if (size, s) in gained] or list(at.loc[at["group"] == SOURCE_FREE, "series"])
+        preferred = ([s for s in at["series"] if (size, s) in gained]
+                     or list(at.loc[at["group"] == SOURCE_FREE, "series"]))
         choice = next((s for s in preferred if s in above), None) or next(iter(above), None)
         best = choice or str(at["series"].iloc[0])
         picks.append(Pick(size, choice, levels.get(best)))
@@ -234,7 +236,8 @@ def _epoch_clause(summary: pd.DataFrame, sizes: list[str], helped_at_largest: bo
         return None
     ft, sc = (rows[s]["best_epoch_mean"].mean() for s in (FINETUNE, SCRATCH))
     spread = rows[FINETUNE]["best_epoch_std"].fillna(0).mean() + rows[SCRATCH]["best_epoch_std"].fillna(0).mean()
-    numbers = f"Fine-tuning reached its best validation score after {ft:.1f} epochs on average against {sc:.1f} for scratch"
+    numbers = (f"Fine-tuning reached its best validation score after {ft:.1f} epochs on average against {sc:.1f} "
+               "for scratch")
     if sc - ft > spread:
         if helped_at_largest:
             return (f"{numbers}, so pretraining both sped up training and raised accuracy, more than the "

@@ -26,6 +26,11 @@ instead would need a choice of pair made before the data, which the curve's meth
 (extract, finetune and aligned-source are all ways to use the source). Sizes are separate claims,
 each reported on its own line, and are not corrected for.
 
+The interval is normal (mean ± z standard errors). When two methods disagree on only a handful of
+test speakers, all in one direction, it is optimistic (4 speakers of 200, all one way: +0.02 ± 0.01,
+counted, where an exact sign test gives p = 0.125); such gains are small and the report prints them
+with their interval.
+
 Without ``predictions.csv`` a run gets no bootstrap; its test part falls back to the largest binomial
 variance on ``n_test`` recordings, ``0.25 / n_test`` (twice that for an unpaired difference).
 """

@@ -123,11 +123,13 @@ def answer_section(doc: Document, answer: Answer, summary: pd.DataFrame, out: Pa
                for size in sizes}
     rows = []
     for series, at in summary.groupby("series", sort=False):
-        cells = {r["size"]: fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]) for _, r in at.iterrows()}
+        cells = {r["size"]: fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"])
+                 for _, r in at.iterrows()}
         rows.append([series] + [f"**{cells[s]}**" if winners[s] == series else cells.get(s, "") for s in sizes])
     inner.table(["balanced accuracy", *(_size_header(s) for s in sizes)], rows)
     chance = "" if answer.chance is None else f" Chance is {fmt(answer.chance)}."
-    inner.para(f"Mean ± standard deviation over seeds on the test split; **bold**: the highest mean at each size.{chance}")
+    inner.para("Mean ± standard deviation over seeds on the test split; **bold**: the highest mean at each size."
+               + chance)
     rel = f"{FIGURES}/learning_curve.png"
     plots.learning_curve_figure(summary, out / rel, chance=answer.chance)
     doc.beside(inner, rel, "balanced accuracy and epochs against target training size")
@@ -156,12 +158,15 @@ def details_section(doc: Document, answer: Answer, summary: pd.DataFrame) -> Non
     if answer.picks:
         doc.heading(3, "The mode to use against chance")
         doc.table(["size", "mode", "balanced accuracy", "95 % interval", "chance"],
-                  [[_size_phrase(p.size, n_train[p.size]), p.series or "none above chance",
-                    *( [fmt(p.level.value), f"[{fmt(p.level.low)}, {fmt(p.level.high)}]"] if p.level else ["n/a", "n/a"]),
+                  [[_size_phrase(p.size, n_train[p.size]), p.series or "none above chance", *_level_cells(p.level),
                     fmt(answer.chance)] for p in answer.picks])
         doc.para("Where nothing is above chance the row shows the best mean at that size.")
     if answer.epochs:
         doc.para(answer.epochs)
+
+
+def _level_cells(level) -> list[str]:
+    return ["n/a", "n/a"] if level is None else [fmt(level.value), f"[{fmt(level.low)}, {fmt(level.high)}]"]
 
 
 def per_class_recall_section(doc: Document, best_runs: list[tuple[str, str, dict]]) -> None:
