@@ -57,10 +57,15 @@ class Estimate:
     """A mean over seeds (a level or a paired difference) with its standard error and critical value."""
 
     value: float
-    se: float
+    seed_se: float       # the seeds' part (widened for few seeds)
+    test_se: float       # the test set's part
     z: float
     n_seeds: int
     bootstrapped: bool   # False: the test part is the binomial bound (no predictions.csv)
+
+    @property
+    def se(self) -> float:
+        return math.hypot(self.seed_se, self.test_se)
 
     @property
     def low(self) -> float:
@@ -144,8 +149,8 @@ class Evidence:
     def _estimate(self, per_seed: pd.Series, test_var: float, bootstrapped: bool, candidates: int) -> Estimate:
         n = len(per_seed)   # one seed has no seed part: only the test part is known
         seed_var = float(per_seed.var(ddof=1)) / n * _seed_factor(n, candidates) if n > 1 else 0.0
-        return Estimate(float(per_seed.mean()), math.sqrt(seed_var + test_var), critical_value(candidates), n,
-                        bootstrapped)
+        return Estimate(float(per_seed.mean()), math.sqrt(seed_var), math.sqrt(test_var), critical_value(candidates),
+                        n, bootstrapped)
 
     def level(self, series: str, size: str, candidates: int = 1) -> Estimate | None:
         """Mean balanced accuracy of ``series`` at ``size`` over its seeds, with its error."""

@@ -150,19 +150,26 @@ def details_section(doc: Document, answer: Answer, summary: pd.DataFrame) -> Non
         doc.para(f"Every series of the group against the best series without it (by mean) at each size; the verdict "
                  f"reads {WHAT[question.group]}, the one with the highest lower bound.")
         doc.table(["size", "series", "against", "gain (mean of per-seed differences)", "95 % interval", "seeds",
-                   "test error", "outcome"],
+                   "standard error: seeds", "standard error: test set", "outcome"],
                   [[_size_phrase(c.size, n_train[c.size]), c.series, c.reference, f"{c.estimate.value:+.{DIGITS}f}",
                     f"[{c.estimate.low:+.{DIGITS}f}, {c.estimate.high:+.{DIGITS}f}]", c.estimate.n_seeds,
-                    "speaker bootstrap" if c.estimate.bootstrapped else "binomial bound", c.outcome]
-                   for c in question.comparisons])
+                    fmt(c.estimate.seed_se), _test_part(c.estimate), c.outcome] for c in question.comparisons])
     if answer.picks:
         doc.heading(3, "The mode to use against chance")
         doc.table(["size", "mode", "balanced accuracy", "95 % interval", "chance"],
                   [[_size_phrase(p.size, n_train[p.size]), p.series or "none above chance", *_level_cells(p.level),
                     fmt(answer.chance)] for p in answer.picks])
-        doc.para("Where nothing is above chance the row shows the best mean at that size.")
+        doc.para("Where nothing is above chance the row shows the best mean at that size. Standard errors: the "
+                 "seeds' part is the spread of the per-seed values over their number, widened by t(seeds - 1) / z; "
+                 "the test set's part comes from resampling test speakers (the same resample for every method and "
+                 "seed), so a test set with few speakers per class gives wide intervals however many recordings "
+                 "it has.")
     if answer.epochs:
         doc.para(answer.epochs)
+
+
+def _test_part(est) -> str:
+    return fmt(est.test_se) + ("" if est.bootstrapped else " (binomial bound: no predictions.csv)")
 
 
 def _level_cells(level) -> list[str]:
