@@ -144,6 +144,6 @@ def test_curve_includes_aligned_only_for_same_passage_targets(passage, tiny_stor
     markdown = build_report([run_dir], tmp_path / "report", tmp_path / "curve", n_boot=10, embeddings=False,
                             progress=False).read_text()
     assert "Did pretraining on the same-passage source help?" in markdown and "Which mode to use: " in markdown
-    assert "with 3 recordings per class aligned-source reached balanced accuracy" in markdown
+    assert "| 3 recordings per class | aligned-source | " in markdown   # the paired comparison behind the verdict
     assert "mode **aligned**" in markdown                       # the aligned run has its own section
 

@@ -122,22 +122,23 @@ def table_rows(markdown: str, first_cell: str) -> list[list[str]]:
     return rows
 
 
-@pytest.fixture()
-def handmade(tmp_path):
-    runs = [make_run_dir(tmp_path, "pretrain", "pretrain", 0.8),
-            make_run_dir(tmp_path, "baseline", "baseline", 0.5),
-            make_run_dir(tmp_path, "scratch", "scratch", 0.6),
-            make_run_dir(tmp_path, "finetune", "finetune", 0.7)]
-    curve = synthetic_curve(tmp_path / "curve", transfer_better=True)
-    return runs, curve
+@pytest.fixture(scope="module")
+def handmade(tmp_path_factory):
+    """Four hand-made runs, a synthetic curve and the report built from them (once per module)."""
+    root = tmp_path_factory.mktemp("handmade")
+    runs = [make_run_dir(root, "pretrain", "pretrain", 0.8),
+            make_run_dir(root, "baseline", "baseline", 0.5),
+            make_run_dir(root, "scratch", "scratch", 0.6),
+            make_run_dir(root, "finetune", "finetune", 0.7)]
+    curve = synthetic_curve(root / "curve", transfer_better=True)
+    out = root / "report"
+    return runs, curve, out, build_report(runs, out, curve, n_boot=20, progress=False)
 
 
 # ------------------------------------------------------------------ report from hand-made runs
 
-def test_report_numbers_match_run_json_and_figures_are_pngs(handmade, tmp_path):
-    runs, curve = handmade
-    out = tmp_path / "report"
-    md_path = build_report(runs, out, curve, n_boot=20, progress=False)
+def test_report_numbers_match_run_json_and_figures_are_pngs(handmade):
+    runs, curve, out, md_path = handmade
     markdown = md_path.read_text(encoding="utf-8")
     html = (out / "report.html").read_text(encoding="utf-8")
 
@@ -165,60 +166,56 @@ def test_report_numbers_match_run_json_and_figures_are_pngs(handmade, tmp_path):
     assert "Embedding figure skipped" in markdown
 
 
+def curve_table(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "curve.csv", dtype={"size": str})
+
+
 def test_answer_is_generated_from_the_curve(tmp_path):
-    better = summarize_curve(pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str}))
-    worse = summarize_curve(pd.read_csv(synthetic_curve(tmp_path / "b", False) / "curve.csv", dtype={"size": str}))
-    yes, no = transfer_answer(better), transfer_answer(worse)
-    assert yes != no
-    source_yes, literature, use_yes = yes.split("\n\n")
-    source_no, _, use_no = no.split("\n\n")
-    assert source_yes.startswith("Did pretraining on the same-passage source help? Yes — at every size measured")
-    assert source_no.startswith("Did pretraining on the same-passage source help? No — at no size measured")
-    assert "finetune reached balanced accuracy" in source_yes and "beat scratch" in source_yes
-    assert "lost to scratch" in source_no and source_no.count("Use scratch instead.") == 1
-    assert "baseline 0.400 ± 0.005" in source_yes     # the classical baseline is quoted beside the comparison
-    assert literature.startswith("Did a pretrained literature backbone help? Not measured")
-    assert use_yes.startswith("Which mode to use: finetune at every size") and use_no.startswith("Which mode to use: scratch")
-    assert "confirms" in yes or "more than the capstone" in yes
-    assert "refutes" in no
-    # the numbers quoted are the curve's: finetune at 5 per class, mean over the three seeds
-    ft5 = better[(better.series == "finetune") & (better["size"] == "5")].iloc[0]
-    assert fmt(ft5["balanced_accuracy_mean"]) in yes
-
-
-def test_answer_when_differences_are_within_seed_spread(tmp_path):
-    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
-    noisy = df.copy()
-    noisy["balanced_accuracy"] = 0.5 + 0.2 * (noisy["seed"] - 1)   # identical means, large spread
-    answer = transfer_answer(summarize_curve(noisy))
-    assert "help? No — " in answer and "was within the seed spread of" in answer
-    assert "+0.000" in answer
+    """Seeds move every mode alike, so the paired differences are exact: transfer wins at every
+    size (Yes) or loses at every size (No), and the lines quote the curve's numbers."""
+    yes = transfer_answer(curve_table(synthetic_curve(tmp_path / "a", True)))
+    no = transfer_answer(curve_table(synthetic_curve(tmp_path / "b", False)))
+    source_yes, literature, use_yes = yes.lines
+    source_no, _, use_no = no.lines
+    assert source_yes.startswith("Did pretraining on the same-passage source help? **Yes.** Gains at every size "
+                                 "measured; weakest: finetune over scratch at ")
+    assert source_yes.endswith(", +0.150 (95 % interval +0.150 to +0.150).")   # every seed +0.150, no test error known
+    assert source_no.startswith("Did pretraining on the same-passage source help? **No.** Losses at every size "
+                                "measured; closest: finetune vs scratch at ")
+    assert source_no.endswith(", -0.230 (95 % interval -0.230 to -0.230).")
+    assert [c.outcome for c in no.questions[0].comparisons] == ["loss"] * 6       # extract and finetune, 3 sizes
+    assert literature == ("Did a pretrained literature backbone help? **Not measured.** The curve has no pretrained "
+                          "literature backbone (curve --backbones resemblyzer, ...).")
+    assert use_yes == "Which mode to use: finetune at 5, 20 per class and all training data."
+    assert use_no == "Which mode to use: scratch at 5, 20 per class and all training data."
+    assert "confirms" in yes.epochs or "more than the capstone" in yes.epochs
+    assert "refutes" in no.epochs
 
 
 def test_small_differences_on_a_small_test_set_do_not_count(tmp_path):
     """With all training data the seeds change nothing (spread 0): a 0.01 lead on 100 test
-    recordings is within the test set's own sampling error (0.05), not a win."""
-    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
+    recordings is within the test set's own error (here the binomial bound: no predictions.csv)."""
+    df = curve_table(synthetic_curve(tmp_path / "a", True))
     level = {"baseline": 0.50, "scratch": 0.50, "extract": 0.51, "finetune": 0.505}
     flat = df.assign(balanced_accuracy=df["mode"].map(level), n_test_recordings=100)
-    answer = transfer_answer(summarize_curve(flat))
-    assert "source help? No — " in answer
-    assert "was within the test-set sampling error of" in answer
+    answer = transfer_answer(flat)
+    assert answer.questions[0].verdict == "No"
+    assert all(not c.estimate.bootstrapped for c in answer.questions[0].comparisons)
     decisive = flat.assign(n_test_recordings=100_000)   # the same lead on a huge test set is real
-    assert "source help? Yes — " in transfer_answer(summarize_curve(decisive))
+    assert transfer_answer(decisive).questions[0].verdict == "Yes"
 
 
 def test_answer_without_transfer_runs(tmp_path):
-    df = pd.read_csv(synthetic_curve(tmp_path / "a", True) / "curve.csv", dtype={"size": str})
-    only_scratch = summarize_curve(df[df["mode"].isin(["scratch", "baseline"])])
-    answer = transfer_answer(only_scratch)
-    assert "source help? Not measured: the curve has no run that uses the source" in answer
-    assert "Which mode to use: scratch at every size" in answer
+    df = curve_table(synthetic_curve(tmp_path / "a", True))
+    answer = transfer_answer(df[df["mode"].isin(["scratch", "baseline"])])
+    assert answer.lines[0] == ("Did pretraining on the same-passage source help? **Not measured.** The curve has no run "
+                               "that uses the source (extract or finetune with our network, aligned with --source).")
+    assert answer.advice == "Which mode to use: scratch at 5, 20 per class and all training data."
 
 
 def levels_curve(root: Path, levels: dict[str, list[float]], sizes=("5", "10", "20"), seeds=(0, 1, 2),
                  step: float = 0.01, n_test: int = 400) -> pd.DataFrame:
-    """The summary of a curve with the given mean balanced accuracy per series and size (seeds at
+    """A curve.csv frame with the given mean balanced accuracy per series and size (seeds at
     mean - step, mean, mean + step); a series name is mode[-backbone] as `accent curve` writes it."""
     rows = []
     for series, values in levels.items():
@@ -232,39 +229,79 @@ def levels_curve(root: Path, levels: dict[str, list[float]], sizes=("5", "10", "
                              "train_seconds": 1.0, "run_dir": f"{series}/n{size}/seed{seed}"})
     root.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=CURVE_COLUMNS).to_csv(root / "curve.csv", index=False)
-    return summarize_curve(pd.read_csv(root / "curve.csv", dtype={"size": str}))
+    return curve_table(root)
 
 
 def test_two_questions_on_the_real_speech_pattern(tmp_path):
     """The real SAA transfer task (docs/benchmarks.md): the aligned recipe without the source is the
     best at every size, the source adds nothing measurable, Resemblyzer loses: two plain Noes, and
     the method to use is named."""
-    summary = levels_curve(tmp_path / "c", {
+    table = levels_curve(tmp_path / "c", {
         "baseline": [0.174, 0.271, 0.266], "scratch": [0.240, 0.232, 0.325],
         "extract": [0.170, 0.218, 0.261], "finetune": [0.127, 0.193, 0.188],
         "extract-resemblyzer": [0.132, 0.208, 0.421], "aligned": [0.434, 0.617, 0.771],
         "aligned-source": [0.455, 0.573, 0.713]})
-    source, literature, use = transfer_answer(summary).split("\n\n")
-    assert source.startswith("Did pretraining on the same-passage source help? No — ")
-    assert "with 5 recordings per class aligned-source reached balanced accuracy 0.455" in source
-    assert "was within the" in source and "of aligned (0.434" in source      # +0.021: not a win
-    assert "lost to aligned (0.771" in source and "Use aligned instead." in source
-    assert "; baseline 0.174" in source
-    assert literature.startswith("Did a pretrained literature backbone help? No — ")
-    assert "extract-resemblyzer reached balanced accuracy 0.421" in literature and "Use aligned instead." in literature
-    assert use == "Which mode to use: aligned at every size measured (5 per class, 10 per class and 20 per class)."
+    answer = transfer_answer(table, chance=1 / 6)
+    source, literature, use = answer.lines
+    assert source.startswith("Did pretraining on the same-passage source help? **No.** No clear gain at any size; "
+                             "closest: aligned-source vs aligned at 5 per class, +0.021 (95 % interval -0.0")
+    assert [c.outcome for c in answer.questions[0].deciding] == ["no clear difference"] * 3   # -0.058 at 20 too
+    assert literature.startswith("Did a pretrained literature backbone help? **No.** ")
+    assert [c.outcome for c in answer.questions[1].deciding] == ["loss"] * 3
+    assert use == "Which mode to use: aligned at 5, 10, 20 per class."
 
 
 def test_answer_with_mixed_outcome_names_the_mode_per_size(tmp_path):
-    summary = levels_curve(tmp_path / "c", {
+    table = levels_curve(tmp_path / "c", {
         "baseline": [0.30, 0.50, 0.70], "scratch": [0.25, 0.45, 0.72],
         "finetune": [0.45, 0.52, 0.60], "extract-resemblyzer": [0.31, 0.65, 0.71]})
-    source, literature, use = transfer_answer(summary).split("\n\n")
-    assert source.startswith("Did pretraining on the same-passage source help? Partly — the best mode that uses "
-                             "the source clearly beat the best method without it only at 5 per class")
-    assert "Use " not in source
-    assert literature.startswith("Did a pretrained literature backbone help? Partly — ") and "only at 10 per class" in literature
+    source, literature, use = transfer_answer(table).lines
+    assert source.startswith("Did pretraining on the same-passage source help? **Partly.** Gains at 5 per class only; "
+                             "strongest: finetune over baseline at 5 per class, +0.150 (95 % interval +0.0")
+    assert literature.startswith("Did a pretrained literature backbone help? **Partly.** Gains at 10 per class only")
     assert use == "Which mode to use: finetune at 5 per class; extract-resemblyzer at 10 per class; scratch at 20 per class."
+
+
+def test_report_opens_with_verdict_lines_then_the_compact_table(handmade):
+    _, _, out, md_path = handmade
+    markdown = md_path.read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    answer = section(markdown, "## The answer")
+    lines = [line for line in answer.splitlines() if line.startswith("- ")]
+    assert [line.split("**")[1] for line in lines[:2]] == ["Yes.", "Not measured."]
+    assert lines[2].startswith("- Which mode to use: finetune")
+    assert all(len(line.split()) <= 41 for line in lines)           # 40 words and the bullet
+    assert "*Rule: a method beats another at a size when the lower end of the 95 % interval" in answer
+    (finetune,) = table_rows(answer, "finetune")
+    assert finetune[1:] == ["**0.600 ± 0.005**", "**0.650 ± 0.005**", "**0.700 ± 0.005**"]   # the winner, bold
+    (scratch,) = table_rows(answer, "scratch")
+    assert scratch[1] == "0.450 ± 0.005"
+    headings = re.findall(r"^## (.+)$", markdown, flags=re.M)
+    assert headings[:3] == ["The answer", "Details of the answer", "Learning curve"]
+    assert headings[-2:] == ["Runs, one per seed (4)", "Comparison on the test split"]
+    # HTML: the learning curve beside the answer, the per-seed runs folded away
+    beside = html.split('<div class="beside">', 1)[1].split("</figure></div>", 1)[0]
+    assert "<strong>Yes.</strong>" in beside and 'src="figures/learning_curve.png"' in beside
+    assert html.index('<div class="beside">') < html.index("<h2>Details of the answer</h2>")
+    folded = html.split("<details><summary>Runs, one per seed (4)</summary>", 1)[1].split("</details>", 1)[0]
+    assert "<h2>Comparison on the test split</h2>" in folded and "<h3>Run <code>finetune</code></h3>" in folded
+
+
+def test_per_class_recall_is_shown_when_run_json_has_it(tmp_path):
+    from accent.report.document import Document
+    from accent.report.sections import per_class_recall_section
+
+    runs = [make_run_dir(tmp_path, "scratch", "scratch", 0.6), make_run_dir(tmp_path, "finetune", "finetune", 0.7)]
+    plain = Document("no recall recorded")
+    per_class_recall_section(plain, [("scratch", "scratch", json.loads((runs[0] / "run.json").read_text()))])
+    assert plain.blocks == []
+    run = json.loads((runs[1] / "run.json").read_text())
+    run["metrics"]["test"]["per_class_recall"] = {"english": 0.9, "indian": 0.25, "scottish": 0.5}
+    (runs[1] / "run.json").write_text(json.dumps(run))
+    markdown = build_report(runs, tmp_path / "recall", n_boot=10, embeddings=False, progress=False).read_text()
+    recall = section(markdown, "### Recall per class, best run of each method")
+    assert table_rows(recall, "class") == [["class", "finetune"]]          # only the run that records it
+    assert table_rows(recall, "indian") == [["indian", "0.250"]]
 
 
 def test_report_says_when_speakers_are_unknown(tmp_path):

@@ -3,22 +3,28 @@
 Every number comes from a file a reader can open: test metrics from each ``run.json`` (printed
 with one rounding rule, :data:`DIGITS` decimals), 95 % intervals by resampling speakers from
 ``predictions.csv``, the learning curve from ``curve.csv``. The answer to "did transfer help?" is
-generated from the curve's numbers by :func:`transfer_answer` (two questions: the same-passage source,
-a literature backbone; then which mode to use at which size); nothing in it is written in advance.
+generated from the curve's runs by :func:`transfer_answer` (one verdict line per question: the
+same-passage source, a literature backbone; then which mode to use at which size), decided by the
+paired rule of :mod:`accent.report.paired`; nothing in it is written in advance. The report opens with
+the answer and a compact table (the learning curve beside them in HTML), then the details; the
+per-seed runs come last, folded away in HTML.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from accent.curve import summarize_curve
 from accent.errors import AccentError
 from accent.fileio import write_text_atomic
+from accent.layout import read_curve
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.report.answer import transfer_answer
 from accent.report.document import Document, fmt
-from accent.report.runs import load_runs, speaker_intervals
-from accent.report.sections import (FIGURES, comparison_section, curve_section, dataset_section, embedding_section,
-                                    run_section)
+from accent.report.runs import best_runs_by_mode, load_runs, speaker_intervals
+from accent.report.sections import (FIGURES, answer_section, best_curve_runs, chance_level, comparison_section,
+                                    curve_section, dataset_section, details_section, embedding_section,
+                                    per_class_recall_section, run_section)
 
 __all__ = ["build_report", "fmt", "transfer_answer"]
 
@@ -34,25 +40,30 @@ def build_report(run_dirs: list[str | Path], out: str | Path, curve: str | Path 
     intervals = {rec.name: speaker_intervals(rec, n_boot)
                  for rec in tqdm(records, desc="bootstrap", unit="run", disable=not progress, file=sys.stderr)}
     doc = Document("Accent classification: did transfer learning help?")
-    body = Document(doc.title)
-    answer = curve_section(body, Path(curve), out) if curve is not None else None
-    doc.heading(2, "The answer")
-    if answer:
-        for paragraph in answer:
-            doc.para(f"**{paragraph}**")
+    if curve is not None:
+        curve = Path(curve)
+        table = read_curve(curve)
+        summary = summarize_curve(table)
+        answer = transfer_answer(table, curve, chance=chance_level(curve, table), n_boot=n_boot)
+        answer_section(doc, answer, summary, out)
+        details_section(doc, answer, summary)
+        per_class_recall_section(doc, best_curve_runs(curve, table))
+        curve_section(doc, curve, table, summary)
     else:
+        doc.heading(2, "The answer")
         doc.para("No learning curve was given (`--curve`), so this report does not answer whether transfer helped; "
                  "it only compares the runs below.")
+        per_class_recall_section(doc, best_runs_by_mode(records))
     if records:
         dataset_section(doc, records)
-        comparison_section(doc, records, intervals)
-    doc.blocks += body.blocks
     if records and embeddings:
         embedding_section(doc, records, out)
     if records:
-        doc.heading(2, "Runs")
+        runs = Document(doc.title)
+        comparison_section(runs, records, intervals)
         for rec in records:
-            run_section(doc, rec, intervals.get(rec.name), out)
+            run_section(runs, rec, intervals.get(rec.name), out)
+        doc.details(f"Runs, one per seed ({len(records)})", runs)
     write_text_atomic(out / "report.md", doc.to_markdown())
     write_text_atomic(out / "report.html", doc.to_html())
     return out / "report.md"

@@ -1,4 +1,4 @@
-"""The answer to "did transfer help?", generated from the learning curve's numbers, as two questions.
+"""The answer to "did transfer help?", generated from the learning curve, as verdict lines.
 
 1. Did pretraining on the same-passage source help? The series that use the source (extract and
    finetune with our SAA-pretrained network, ``aligned-source``) against the best method that does not
@@ -6,26 +6,32 @@
 2. Did a pretrained literature backbone (Resemblyzer, wav2vec 2.0, ...) help? Its series against the
    same source-free methods.
 
-At each training size the best series of a group is compared with the best source-free series. A
-difference counts when it exceeds both the sum of the two standard deviations over seeds and the
-test set's sampling error; when nothing clearly beats the source-free methods, the answer says No
-and names the method to use instead. The answer ends with which mode to use at which size.
+Each question gets one line: Yes (a gain at every size measured), Partly, No or Not measured, and one
+sentence with the deciding number and its 95 % interval. At each size every series of the group is
+compared, paired by seed, with the best source-free series (:mod:`accent.report.paired`, Bonferroni
+over the group's series); the line ends with which mode to use at which size, recommending a mode only
+where its own lower bound is above chance.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from accent.curve import ALL, WITH_SOURCE, size_key
+from accent.curve import ALL, size_key, summarize_curve
 from accent.layout import Mode
 from accent.methods import find_method
-from accent.report.document import DIGITS, _missing, fmt_mean_std
+from accent.report.document import DIGITS
+from accent.report.paired import DEFAULT_BOOT, Estimate, Evidence
 
 FINETUNE, SCRATCH = Mode.FINETUNE.value, Mode.SCRATCH.value
 OUR_NETWORK, MFCC = "accent", "mfcc"
 SOURCE, LITERATURE, SOURCE_FREE = "source", "literature", "source-free"
+RULE = ("Rule: a method beats another at a size when the lower end of the 95 % interval of their mean paired "
+        "difference in balanced accuracy over seeds is above zero (standard error from the seed-to-seed "
+        "variation and a speaker bootstrap of the shared test set, Bonferroni-widened for the number of methods "
+        "of the group), and a mode is recommended only when its own lower end is above chance.")
 QUESTIONS = {SOURCE: "Did pretraining on the same-passage source help?",
              LITERATURE: "Did a pretrained literature backbone help?"}
 WHAT = {SOURCE: "the best mode that uses the source", LITERATURE: "the best pretrained literature backbone"}
@@ -45,59 +51,84 @@ def _size_phrase(size: str, n_train: float) -> str:
 
 
 def _short_size(size: str) -> str:
-    return "the full train split" if size == ALL else f"{size} per class"
+    return "all training data" if size == ALL else f"{size} per class"
+
+
+def _sizes_text(sizes: list[str]) -> str:
+    """``5, 10, 20 per class and all training data``."""
+    numbers = [s for s in sizes if s != ALL]
+    parts = ([", ".join(numbers) + " per class"] if numbers else []) + (["all training data"] if ALL in sizes else [])
+    return " and ".join(parts)
+
+
+def _interval(est: Estimate) -> str:
+    return f"{est.value:+.{DIGITS}f} (95 % interval {est.low:+.{DIGITS}f} to {est.high:+.{DIGITS}f})"
 
 
 @dataclass
 class Comparison:
-    """The best series of a group against the best source-free series at one size."""
+    """One series of a group against the best source-free series at one size, paired by seed."""
 
     size: str
-    best: pd.Series
-    other: pd.Series
-    diff: float
-    spread: float        # sum of the two standard deviations over seeds
-    sampling: float = 0.0  # the test set's sampling error, 0.5 / sqrt(n test recordings)
-    baseline: pd.Series | None = None   # the classical baseline at this size, quoted beside every comparison
-
-    @property
-    def clear(self) -> bool:
-        return abs(self.diff) > max(self.spread, self.sampling)
+    series: str
+    reference: str
+    estimate: Estimate
 
     @property
     def won(self) -> bool:
-        return self.clear and self.diff > 0
+        return self.estimate.low > 0
 
     @property
-    def noise(self) -> str:
-        """What a difference too small to count is within."""
-        return "the seed spread" if self.spread >= self.sampling else "the test-set sampling error"
+    def lost(self) -> bool:
+        return self.estimate.high < 0
 
     @property
-    def verdict(self) -> str:
-        return "beat" if self.won else "lost to" if self.clear else f"was within {self.noise} of"
+    def outcome(self) -> str:
+        return "gain" if self.won else "loss" if self.lost else "no clear difference"
 
-    def clause(self) -> str:
-        b, o = self.best, self.other
-        return (f"with {_size_phrase(self.size, b['n_train_mean'])} {b['series']} reached balanced accuracy "
-                f"{fmt_mean_std(b['balanced_accuracy_mean'], b['balanced_accuracy_std'])} and {self.verdict} "
-                f"{o['series']} ({fmt_mean_std(o['balanced_accuracy_mean'], o['balanced_accuracy_std'])}, "
-                f"{self.diff:+.{DIGITS}f}"
-                + (f"; baseline {fmt_mean_std(self.baseline['balanced_accuracy_mean'], self.baseline['balanced_accuracy_std'])})"
-                   if self.baseline is not None and o["series"] != Mode.BASELINE.value else ")"))
+    def case(self) -> str:
+        """``finetune over scratch at 5 per class, +0.150 (95 % interval ...)``."""
+        return f"{self.series} {'over' if self.won else 'vs'} {self.reference} at {_short_size(self.size)}, " \
+               f"{_interval(self.estimate)}"
 
 
-def sampling_error(n_test) -> float:
-    """The largest standard error of a proportion measured on ``n_test`` recordings (p = 0.5).
+@dataclass
+class QuestionAnswer:
+    group: str
+    verdict: str                      # Yes, Partly, No or Not measured
+    sentence: str
+    comparisons: list[Comparison]     # every series of the group at every size
+    deciding: list[Comparison]        # per size, the group's series with the highest lower bound
 
-    Seeds that only change the training subset say nothing about the test set's own noise: with the
-    full train split, baseline and extract are deterministic (seed spread 0), yet a 0.01 difference
-    on 128 test recordings means nothing. Differences must exceed this as well as the seed spread."""
-    return 0.0 if _missing(n_test) or not n_test else 0.5 / math.sqrt(float(n_test))
+    @property
+    def line(self) -> str:
+        return f"{QUESTIONS[self.group]} **{self.verdict}.** {self.sentence}"
 
 
-def _zero(value) -> float:
-    return 0.0 if _missing(value) else float(value)
+@dataclass
+class Pick:
+    """The mode to use at one size (None: nothing measured beats chance there), with its level."""
+
+    size: str
+    series: str | None
+    level: Estimate | None
+
+
+@dataclass
+class Answer:
+    questions: list[QuestionAnswer]
+    picks: list[Pick]
+    chance: float | None
+    epochs: str | None                # how fast fine-tuning converged against scratch, when both ran
+
+    @property
+    def advice(self) -> str:
+        return advice_line(self.picks, self.chance)
+
+    @property
+    def lines(self) -> list[str]:
+        """The verdict lines, then which mode to use."""
+        return [q.line for q in self.questions] + ([self.advice] if self.picks else [])
 
 
 def _grouped(summary: pd.DataFrame) -> pd.DataFrame:
@@ -108,94 +139,86 @@ def _best(rows: pd.DataFrame) -> pd.Series | None:
     return None if rows.empty else rows.loc[rows["balanced_accuracy_mean"].idxmax()]
 
 
-def compare(summary: pd.DataFrame, group: str) -> list[Comparison]:
-    """At each size where both are measured: the best series of ``group`` against the best source-free series."""
+def compare(summary: pd.DataFrame, evidence: Evidence, group: str) -> list[Comparison]:
+    """At each size where both ran: every series of ``group`` against the best source-free series."""
     summary = _grouped(summary)
     comps = []
     for size in sorted(set(summary["size"]), key=size_key):
         at = summary[summary["size"] == size]
-        best, other = _best(at[at["group"] == group]), _best(at[at["group"] == SOURCE_FREE])
-        if best is None or other is None:
+        members, reference = at[at["group"] == group], _best(at[at["group"] == SOURCE_FREE])
+        if members.empty or reference is None:
             continue
-        spread = _zero(best["balanced_accuracy_std"]) + _zero(other["balanced_accuracy_std"])
-        comps.append(Comparison(size, best, other, best["balanced_accuracy_mean"] - other["balanced_accuracy_mean"],
-                                spread, sampling_error(best.get("n_test_mean")),
-                                _best(at[at["series"] == Mode.BASELINE.value])))
+        for series in members["series"]:
+            est = evidence.difference(series, str(reference["series"]), size, candidates=len(members))
+            if est is not None:
+                comps.append(Comparison(size, series, str(reference["series"]), est))
     return comps
 
 
-def _overall(comps: list[Comparison]) -> str:
-    """Yes when the group clearly won at every size compared, No when it never did, Partly otherwise."""
-    wins = [c.won for c in comps]
-    return "Yes" if all(wins) else "No" if not any(wins) else "Partly"
+def _deciding(comps: list[Comparison]) -> list[Comparison]:
+    """Per size, the comparison with the highest lower bound: the group's strongest case there."""
+    sizes = sorted({c.size for c in comps}, key=size_key)
+    return [max((c for c in comps if c.size == size), key=lambda c: c.estimate.low) for size in sizes]
 
 
-def _sizes_text(sizes: list[str]) -> str:
-    names = [_short_size(s) for s in sizes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def question_answer(summary: pd.DataFrame, group: str) -> str:
-    """One paragraph: the question, Yes/Partly/No with the numbers at each size, and for No the method to use."""
-    question = QUESTIONS[group]
-    groups = set(_grouped(summary)["group"])
-    if group not in groups:
+def question_answer(summary: pd.DataFrame, evidence: Evidence, group: str) -> QuestionAnswer:
+    """Yes when the group gained at every size compared, No when at none, Partly otherwise."""
+    if group not in set(_grouped(summary)["group"]):
         what = ("no run that uses the source (extract or finetune with our network, aligned with --source)"
                 if group == SOURCE else "no pretrained literature backbone (curve --backbones resemblyzer, ...)")
-        return f"{question} Not measured: the curve has {what}."
-    comps = compare(summary, group)
-    if not comps:
-        return (f"{question} Cannot say: the curve has no source-free run (baseline, scratch, aligned) at the sizes "
-                "of those runs to measure them against.")
-    verdict = _overall(comps)
-    won = [c.size for c in comps if c.won]
-    if verdict == "Yes":
-        lead = f"Yes — at every size measured {WHAT[group]} clearly beat the best method without it"
-    elif verdict == "No":
-        lead = f"No — at no size measured did {WHAT[group]} clearly beat the best method without it"
+        return QuestionAnswer(group, "Not measured", f"The curve has {what}.", [], [])
+    comps = compare(summary, evidence, group)
+    deciding = _deciding(comps)
+    if not deciding:
+        return QuestionAnswer(group, "Not measured", "The curve has no source-free run (baseline, scratch, aligned) "
+                              "at the sizes of those runs to measure them against.", comps, [])
+    won = [c for c in deciding if c.won]
+    if len(won) == len(deciding):
+        weakest = min(won, key=lambda c: c.estimate.low)
+        verdict, sentence = "Yes", f"Gains at every size measured; weakest: {weakest.case()}."
+    elif won:
+        strongest = max(won, key=lambda c: c.estimate.low)
+        verdict, sentence = "Partly", (f"Gains at {_sizes_text([c.size for c in won])} only; strongest: "
+                                       f"{strongest.case()}.")
     else:
-        lead = f"Partly — {WHAT[group]} clearly beat the best method without it only at {_sizes_text(won)}"
-    text = f"{question} {lead}: " + "; ".join(c.clause() for c in comps) + "."
-    if verdict == "No":
-        text += f" Use {_recommend_free(comps)} instead."
-    if group == SOURCE:
-        epochs = _epoch_clause(summary, [c.size for c in comps], helped_at_largest=comps[-1].won)
-        if epochs:
-            text += f" {epochs[0].upper()}{epochs[1:]}."
-    return text
+        closest = max(deciding, key=lambda c: c.estimate.low)
+        lead = "Losses at every size measured" if all(c.lost for c in deciding) else "No clear gain at any size"
+        verdict, sentence = "No", f"{lead}; closest: {closest.case()}."
+    return QuestionAnswer(group, verdict, sentence, comps, deciding)
 
 
-def _recommend_free(comps: list[Comparison]) -> str:
-    """The source-free series that was best at the sizes compared (per size when it changes)."""
-    names = [str(c.other["series"]) for c in comps]
-    if len(set(names)) == 1:
-        return names[0]
-    return ", ".join(f"{n} at {_short_size(c.size)}" for n, c in zip(names, comps))
-
-
-def recommendation(summary: pd.DataFrame) -> str:
-    """Which mode to use at which size: a pretrained series only where it clearly beat the best
-    source-free one (the better of source and literature when both did), else the best source-free."""
+def pick_modes(summary: pd.DataFrame, evidence: Evidence, questions: list[QuestionAnswer],
+               chance: float | None) -> list[Pick]:
+    """Which mode to use at each size: among the pretrained series that gained there (else the
+    source-free series), the best by mean whose lower bound is above chance; failing that, any series
+    above chance; else none. Every level is Bonferroni-widened for the series at that size."""
     summary = _grouped(summary)
-    wins = {g: {c.size: c for c in compare(summary, g) if c.won} for g in (SOURCE, LITERATURE)}
+    gained = {(c.size, c.series) for q in questions for c in q.comparisons if c.won}
     picks = []
     for size in sorted(set(summary["size"]), key=size_key):
-        winners = [wins[g][size].best for g in wins if size in wins[g]]
-        at = summary[(summary["size"] == size) & (summary["group"] == SOURCE_FREE)]
-        best = max(winners, key=lambda r: r["balanced_accuracy_mean"]) if winners else _best(at)
-        if best is not None:
-            picks.append((size, str(best["series"])))
-    if not picks:
-        return ""
-    runs: list[tuple[str, list[str]]] = []          # consecutive sizes with the same series
-    for size, series in picks:
-        if runs and runs[-1][0] == series:
-            runs[-1][1].append(size)
+        at = summary[summary["size"] == size].sort_values("balanced_accuracy_mean", ascending=False)
+        levels = {s: evidence.level(s, size, candidates=len(at)) for s in at["series"]}
+        above = [s for s in at["series"] if chance is None or (levels[s] is not None and levels[s].low > chance)]
+        preferred = ([s for s in at["series"] if (size, s) in gained]
+                     or list(at.loc[at["group"] == SOURCE_FREE, "series"]))
+        choice = next((s for s in preferred if s in above), None) or next(iter(above), None)
+        best = choice or str(at["series"].iloc[0])
+        picks.append(Pick(size, choice, levels.get(best)))
+    return picks
+
+
+def advice_line(picks: list[Pick], chance: float | None) -> str:
+    """``Which mode to use: aligned at 5, 10 per class; nothing measured beats chance (0.200) at ...``."""
+    runs: list[tuple[str | None, list[str]]] = []          # consecutive sizes with the same pick
+    for pick in picks:
+        if runs and runs[-1][0] == pick.series:
+            runs[-1][1].append(pick.size)
         else:
-            runs.append((series, [size]))
-    if len(runs) == 1:
-        return f"Which mode to use: {runs[0][0]} at every size measured ({_sizes_text(runs[0][1])})."
-    return "Which mode to use: " + "; ".join(f"{s} at {_sizes_text(sizes)}" for s, sizes in runs) + "."
+            runs.append((pick.series, [pick.size]))
+    parts = [f"{series} at {_sizes_text(sizes)}" if series else
+             f"nothing measured beats chance ({chance:.{DIGITS}f}) at {_sizes_text(sizes)}: collect more data"
+             for series, sizes in runs]
+    return "Which mode to use: " + "; ".join(parts) + "."
 
 
 def _epoch_clause(summary: pd.DataFrame, sizes: list[str], helped_at_largest: bool) -> str | None:
@@ -205,27 +228,29 @@ def _epoch_clause(summary: pd.DataFrame, sizes: list[str], helped_at_largest: bo
         return None
     ft, sc = (rows[s]["best_epoch_mean"].mean() for s in (FINETUNE, SCRATCH))
     spread = rows[FINETUNE]["best_epoch_std"].fillna(0).mean() + rows[SCRATCH]["best_epoch_std"].fillna(0).mean()
-    numbers = f"fine-tuning reached its best validation score after {ft:.1f} epochs on average against {sc:.1f} for scratch"
+    numbers = (f"Fine-tuning reached its best validation score after {ft:.1f} epochs on average against {sc:.1f} "
+               "for scratch")
     if sc - ft > spread:
         if helped_at_largest:
             return (f"{numbers}, so pretraining both sped up training and raised accuracy, more than the "
-                    "capstone's conclusion that it mostly sped up training")
-        return f"{numbers}, which confirms the capstone's conclusion that pretraining mostly sped up training"
+                    "capstone's conclusion that it mostly sped up training.")
+        return f"{numbers}, which confirms the capstone's conclusion that pretraining mostly sped up training."
     if abs(sc - ft) <= spread:
         return (f"{numbers} (within the seed spread), which does not support the capstone's conclusion that "
-                "pretraining mostly sped up training")
-    return f"{numbers}, which refutes the capstone's conclusion that pretraining mostly sped up training"
+                "pretraining mostly sped up training.")
+    return f"{numbers}, which refutes the capstone's conclusion that pretraining mostly sped up training."
 
 
-def answer_paragraphs(summary: pd.DataFrame) -> list[str]:
-    """The two questions, each answered from the curve summary, then which mode to use at which size."""
+def transfer_answer(table: pd.DataFrame, curve_dir: str | Path | None = None, *, chance: float | None = None,
+                    n_boot: int = DEFAULT_BOOT) -> Answer:
+    """The answer from curve.csv's frame; ``curve_dir`` holds the runs' predictions (the speaker
+    bootstrap), ``chance`` is 1 / number of classes (None: no chance check)."""
+    summary = summarize_curve(table)
     if summary.empty:
-        return ["The learning curve has no runs, so it cannot say whether transfer helped."]
-    paragraphs = [question_answer(summary, SOURCE), question_answer(summary, LITERATURE)]
-    use = recommendation(summary)
-    return paragraphs + ([use] if use else [])
-
-
-def transfer_answer(summary: pd.DataFrame) -> str:
-    """:func:`answer_paragraphs` as one text (paragraphs separated by blank lines)."""
-    return "\n\n".join(answer_paragraphs(summary))
+        return Answer([], [], chance, None)
+    evidence = Evidence(table, curve_dir, n_boot=n_boot)
+    questions = [question_answer(summary, evidence, g) for g in (SOURCE, LITERATURE)]
+    source = questions[0]
+    epochs = (_epoch_clause(summary, [c.size for c in source.deciding], helped_at_largest=source.deciding[-1].won)
+              if source.deciding else None)
+    return Answer(questions, pick_modes(summary, evidence, questions, chance), chance, epochs)

@@ -62,6 +62,17 @@ def load_runs(paths: list[str | Path]) -> list[RunRecord]:
     return sorted(records, key=order)
 
 
+def best_runs_by_mode(records: list[RunRecord]) -> list[tuple[str, str, dict]]:
+    """(mode, name, run.json) of each mode's run with the highest test balanced accuracy."""
+    best: dict[str, RunRecord] = {}
+    for rec in records:
+        score = rec.test_metrics.get("balanced_accuracy")
+        held = best.get(rec.mode)
+        if score is not None and (held is None or score > held.test_metrics["balanced_accuracy"]):
+            best[rec.mode] = rec
+    return [(mode, rec.name, rec.run) for mode, rec in best.items()]
+
+
 def speaker_intervals(record: RunRecord, n_boot: int) -> dict | None:
     """95 % intervals resampling speakers of the test predictions, or None without predictions."""
     if record.test_predictions is None or record.test_predictions.empty:

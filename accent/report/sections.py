@@ -1,4 +1,4 @@
-"""The sections of the report: datasets, comparison, one per run, the learning curve, embeddings."""
+"""The sections of the report: the answer and its details, the learning curve, datasets, runs, embeddings."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 
 from accent import plots
-from accent.curve import summarize_curve
+from accent.curve import ALL, size_key
 from accent.errors import AccentError
 from accent.fileio import read_json_or_none
-from accent.layout import CURVE_CSV, CURVE_JSON, read_curve, read_run_json
-from accent.report.answer import answer_paragraphs
-from accent.report.document import Document, _missing, fmt, fmt_interval, fmt_mean_std
+from accent.layout import CURVE_CSV, CURVE_JSON, read_run_json
+from accent.report.answer import QUESTIONS, RULE, WHAT, Answer, _size_phrase
+from accent.report.document import DIGITS, Document, _missing, fmt, fmt_interval, fmt_mean_std
 from accent.report.runs import RunRecord, confusion_of
 from accent.store import FeatureStore
 
@@ -111,38 +111,121 @@ def _interval_text(interval) -> str:
     return "n/a" if interval is None else f"[{fmt(interval[0])}, {fmt(interval[1])}]"
 
 
-def curve_section(doc: Document, curve_dir: Path, out: Path) -> list[str]:
-    """The learning curve: figure, table and the generated answer (paragraphs, returned for the report's top)."""
-    table = read_curve(curve_dir)
-    summary = summarize_curve(table)
-    answer = answer_paragraphs(summary)
+def answer_section(doc: Document, answer: Answer, summary: pd.DataFrame, out: Path) -> None:
+    """The verdict lines, the rule in one sentence and the compact table, the learning curve beside them."""
+    doc.heading(2, "The answer")
+    inner = Document(doc.title)
+    if not answer.questions:
+        inner.para("The learning curve has no runs, so it cannot say whether transfer helped.")
+    inner.bullets(answer.lines)
+    inner.para(f"*{RULE}*")
+    sizes = sorted(set(summary["size"]), key=size_key)
+    winners = {size: summary.loc[summary.loc[summary["size"] == size, "balanced_accuracy_mean"].idxmax(), "series"]
+               for size in sizes}
+    rows = []
+    for series, at in summary.groupby("series", sort=False):
+        cells = {r["size"]: fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"])
+                 for _, r in at.iterrows()}
+        rows.append([series] + [f"**{cells[s]}**" if winners[s] == series else cells.get(s, "") for s in sizes])
+    inner.table(["balanced accuracy", *(_size_header(s) for s in sizes)], rows)
+    chance = "" if answer.chance is None else f" Chance is {fmt(answer.chance)}."
+    inner.para("Mean ± standard deviation over seeds on the test split; **bold**: the highest mean at each size."
+               + chance)
+    rel = f"{FIGURES}/learning_curve.png"
+    plots.learning_curve_figure(summary, out / rel, chance=answer.chance)
+    doc.beside(inner, rel, "balanced accuracy and epochs against target training size")
+
+
+def _size_header(size: str) -> str:
+    return "all" if size == ALL else f"{size} per class"
+
+
+def details_section(doc: Document, answer: Answer, summary: pd.DataFrame) -> None:
+    """Every paired comparison behind the verdicts, the level of each recommended mode, the epochs."""
+    doc.heading(2, "Details of the answer")
+    n_train = summary.groupby("size")["n_train_mean"].mean()
+    for question in answer.questions:
+        if not question.comparisons:
+            continue
+        doc.heading(3, QUESTIONS[question.group])
+        doc.para(f"Every series of the group against the best series without it (by mean) at each size; the verdict "
+                 f"reads {WHAT[question.group]}, the one with the highest lower bound.")
+        doc.table(["size", "series", "against", "gain (mean of per-seed differences)", "95 % interval", "seeds",
+                   "standard error: seeds", "standard error: test set", "outcome"],
+                  [[_size_phrase(c.size, n_train[c.size]), c.series, c.reference, f"{c.estimate.value:+.{DIGITS}f}",
+                    f"[{c.estimate.low:+.{DIGITS}f}, {c.estimate.high:+.{DIGITS}f}]", c.estimate.n_seeds,
+                    fmt(c.estimate.seed_se), _test_part(c.estimate), c.outcome] for c in question.comparisons])
+    if answer.picks:
+        doc.heading(3, "The mode to use against chance")
+        doc.table(["size", "mode", "balanced accuracy", "95 % interval", "chance"],
+                  [[_size_phrase(p.size, n_train[p.size]), p.series or "none above chance", *_level_cells(p.level),
+                    fmt(answer.chance)] for p in answer.picks])
+        doc.para("Where nothing is above chance the row shows the best mean at that size. Standard errors: the "
+                 "seeds' part is the spread of the per-seed values over their number, widened by t(seeds - 1) / z; "
+                 "the test set's part comes from resampling test speakers (the same resample for every method and "
+                 "seed), so a test set with few speakers per class gives wide intervals however many recordings "
+                 "it has.")
+    if answer.epochs:
+        doc.para(answer.epochs)
+
+
+def _test_part(est) -> str:
+    return fmt(est.test_se) + ("" if est.bootstrapped else " (binomial bound: no predictions.csv)")
+
+
+def _level_cells(level) -> list[str]:
+    return ["n/a", "n/a"] if level is None else [fmt(level.value), f"[{fmt(level.low)}, {fmt(level.high)}]"]
+
+
+def per_class_recall_section(doc: Document, best_runs: list[tuple[str, str, dict]]) -> None:
+    """Test recall of each class for the best run of each method, where run.json records it."""
+    recalls = [(method, name, (run.get("metrics") or {}).get("test", {}).get("per_class_recall"))
+               for method, name, run in best_runs]
+    recalls = [(m, n, r) for m, n, r in recalls if isinstance(r, dict) and r]
+    if not recalls:
+        return
+    doc.heading(3, "Recall per class, best run of each method")
+    labels = list(dict.fromkeys(label for _, _, r in recalls for label in r))
+    doc.table(["class", *(m for m, _, _ in recalls)], [[label, *(fmt(r.get(label)) for _, _, r in recalls)]
+                                                      for label in labels])
+    doc.para("Runs: " + "; ".join(f"{m} `{n}`" for m, n, _ in recalls) + " (highest test balanced accuracy of "
+             "each method).")
+
+
+def best_curve_runs(curve_dir: Path, table: pd.DataFrame) -> list[tuple[str, str, dict]]:
+    """(series, run_dir, run.json) of each series' run with the highest test balanced accuracy."""
+    best = table.dropna(subset=["balanced_accuracy"]).sort_values("balanced_accuracy", ascending=False)
+    runs = []
+    for series, rel in best.drop_duplicates("series")[["series", "run_dir"]].itertuples(index=False):
+        run = read_run_json(curve_dir / str(rel))
+        if run:
+            runs.append((str(series), str(rel), run))
+    return runs
+
+
+def curve_section(doc: Document, curve_dir: Path, table: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Where the curve comes from and every series at every size (the figure is beside the answer)."""
     doc.heading(2, "Learning curve")
     plan = read_json_or_none(curve_dir / CURVE_JSON) or {}
     notes = [f"{len(table)} runs from `{curve_dir / CURVE_CSV}`; mean ± standard deviation over seeds. The answer "
-             "at the top is generated from this table: at each size the best series that uses the source (extract "
-             "and finetune with our network, aligned-source), and separately the best pretrained literature "
-             "backbone, is compared with the best series that uses neither (baseline, scratch, aligned, "
-             "extract-mfcc); a difference counts when it exceeds both the sum of the two standard deviations over "
-             "seeds and the test set's sampling error, 0.5/sqrt(test recordings)."]
+             "compares, at each size, every series that uses the source (extract and finetune with our network, "
+             "aligned-source), and separately every pretrained literature backbone, with the best series that uses "
+             "neither (baseline, scratch, aligned, extract-mfcc)."]
     if plan.get("capped_sizes"):
         notes.append(f"size(s) {', '.join(map(str, plan['capped_sizes']))} per class reach the largest train class "
                      f"({plan.get('largest_train_class')} recordings) and were run once as 'all'.")
     if plan.get("folds"):
         notes.append(f"each point is {plan['folds']}-fold speaker-disjoint cross-validation.")
     doc.bullets(notes)
-    rel = f"{FIGURES}/learning_curve.png"
-    plots.learning_curve_figure(summary, out / rel, chance=_chance(curve_dir, table))
-    doc.image(rel, "balanced accuracy and epochs against target training size")
     doc.table(["series", "size", "seeds", "train recordings (mean)", *METRIC_NAMES.values(), "best epoch",
                "epochs run"],
               [[r["series"], r["size"], r["n_seeds"], fmt(r["n_train_mean"], 1),
                 *(fmt_mean_std(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRIC_NAMES),
                 "n/a" if _missing(r["best_epoch_mean"]) else fmt_mean_std(r["best_epoch_mean"], r["best_epoch_std"], 1),
                 fmt(r["epochs_run_mean"], 1)] for _, r in summary.iterrows()])
-    return answer
 
 
-def _chance(curve_dir: Path, table: pd.DataFrame) -> float | None:
+def chance_level(curve_dir: Path, table: pd.DataFrame) -> float | None:
     """Chance level of balanced accuracy: one over the number of classes of a curve run."""
     for rel in table["run_dir"]:
         run = read_run_json(curve_dir / str(rel))
