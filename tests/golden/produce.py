@@ -3,18 +3,21 @@
 Covers pretrain, the four transfer modes, a 3-fold baseline, a small learning curve, evaluate and
 predict on tiny generated stores, an aligned run and its evaluation on a generated same-passage store, and (when espeak-ng and the Resemblyzer weights are present) an
 extract and a tiny fine-tune of Resemblyzer on a spoken store. The digest keeps, per run: run.json
-and the checkpoint's plain values without timing fields, a SHA-256 of every tensor and
+and the checkpoint's plain values without timing fields, a SHA-256 and a summary of every tensor and
 scikit-learn array, and predictions.csv verbatim. ``tests/test_golden.py`` recomputes it and
-compares it with ``golden.json`` bit for bit, so a refactor that changes any output fails.
+compares it with ``golden.json``: bit for bit on the recording machine (golden.json's ``platform``),
+within a tolerance elsewhere (``compare.py``), so a refactor that changes any output fails.
 
     PYTHONPATH=$PWD .venv/bin/python tests/golden/produce.py            # rewrite golden.json
     PYTHONPATH=$PWD .venv/bin/python tests/golden/produce.py --old-runs tests/old_runs   # + run dirs
+    PYTHONPATH=$PWD .venv/bin/python tests/golden/produce.py --out /tmp/other.json   # for measure.py
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import platform
 import shutil
 import subprocess
 import sys
@@ -34,6 +37,7 @@ from conftest import make_passage_store, make_tiny_store  # noqa: E402
 
 TIMING_KEYS = {"train_seconds", "seconds"}
 SPEECH_SKIPPED = "speech/skipped"   # why the speech entries were not produced (None when they were); not stored
+PLATFORM = "platform"   # golden.json's record of the recording machine (platform_fingerprint); not produced
 TINY_MODEL = {"channels": [24, 24], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 32, "embed_dim": 16}
 TINY_TRAIN = {"min_crops_per_epoch": 64, "patience": 10}
 MODES = ("baseline", "scratch", "extract", "finetune")
@@ -46,15 +50,34 @@ SENTENCES = ["Please call Stella.", "Ask her to bring these things with her from
 
 
 # ---------------------------------------------------------------------------------------- digests
-def _sha(array) -> str:
+def platform_fingerprint() -> dict:
+    """What decides the float rounding of a pass: a digest is compared bit for bit only on a machine
+    with this same fingerprint (the CPU model and flags too: MKL and oneDNN pick kernels by them)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in lines if ":" in line)}
+    flags = " ".join(sorted(fields.get("flags", "").split()))
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "numpy": np.__version__, "machine": platform.machine(), "cpu": fields.get("model name", platform.processor()),
+            "cpu_flags": hashlib.sha256(flags.encode()).hexdigest()[:16]}
+
+
+def _array(array) -> dict:
+    """An array's SHA-256 (with dtype and shape) and, for floats, a summary that another machine's
+    rounding leaves nearly unchanged (tests/golden/compare.py): mean, std and L2 norm to 7 digits."""
     a = np.ascontiguousarray(array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array))
-    return f"{a.dtype}{list(a.shape)}:{hashlib.sha256(a.tobytes()).hexdigest()[:16]}"
+    digest = {"sha": f"{a.dtype}{list(a.shape)}:{hashlib.sha256(a.tobytes()).hexdigest()[:16]}"}
+    if np.issubdtype(a.dtype, np.floating) and a.size:
+        x = a.astype(np.float64)
+        digest.update({k: float(f"{v:.7g}") for k, v in
+                       (("mean", x.mean()), ("std", x.std()), ("l2", np.sqrt(np.square(x).sum())))})
+    return digest
 
 
 def _plain(value, work: str):
     """JSON-comparable form: tensors/arrays hashed, timing keys dropped, the scratch folder anonymised."""
     if isinstance(value, (torch.Tensor, np.ndarray)):
-        return _sha(value)
+        return _array(value)
     if isinstance(value, dict):
         return {str(k): _plain(v, work) for k, v in value.items() if k not in TIMING_KEYS}
     if isinstance(value, (list, tuple)):
@@ -76,7 +99,7 @@ def run_digest(rundir: Path, work: str) -> dict:
                                       work)
     if (rundir / "aligned_model.npz").is_file():
         with np.load(rundir / "aligned_model.npz") as z:
-            digest["aligned_model"] = {k: _sha(z[k]) for k in sorted(z.files)}
+            digest["aligned_model"] = {k: _array(z[k]) for k in sorted(z.files)}
     return digest
 
 
@@ -179,7 +202,7 @@ def produce(work: Path, speech: bool = True) -> dict:
         from accent.embeddings import recording_embeddings
 
         _, vectors = recording_embeddings(f"accent:{runs / 'pretrain'}", stores["target"], progress=False)
-        out["cache/accent"] = {"vectors": _sha(vectors)}
+        out["cache/accent"] = {"vectors": _array(vectors)}
         if (OLD_RUNS / "pretrain").is_dir():
             recording_embeddings(f"accent:{OLD_RUNS / 'pretrain'}", stores["source"], progress=False)
             out["cache/accent"]["key_of_old_pretrain"] = sorted(
@@ -227,14 +250,16 @@ def copy_old_runs(work: Path, dest: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old-runs", type=Path, default=None, help="also copy the run directories here")
+    parser.add_argument("--out", type=Path, default=GOLDEN, help="write the digest here (for measure.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         digest = produce(Path(tmp))
         digest.pop(SPEECH_SKIPPED)
+        digest[PLATFORM] = platform_fingerprint()
         if args.old_runs is not None:
             copy_old_runs(Path(tmp), args.old_runs)
-    GOLDEN.write_text(json.dumps(digest, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {GOLDEN} ({len(digest)} entries)")
+    args.out.write_text(json.dumps(digest, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {args.out} ({len(digest)} entries)")
 
 
 if __name__ == "__main__":
