@@ -466,7 +466,17 @@ def run_featurize(args) -> int:
             result = featurize_sharded(manifest, args.out, cfg, executor=executor, n_shards=args.n_shards,
                                        progress=not args.quiet)
     print(result.summary())
+    _warn_duplicates(args.out)
     return 0
+
+
+def _warn_duplicates(out) -> None:
+    """Recordings whose decoded audio is another's (:mod:`accent.duplicates`), said on stderr."""
+    from accent.duplicates import duplicate_warning
+
+    warning = duplicate_warning(FeatureStore.open(out))
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def run_merge(args) -> int:

@@ -130,6 +130,8 @@ def load_run(path: str | Path) -> Run:
         if not path.is_dir():
             raise AccentError(f"run directory {path} not found: train one with `accent pretrain --out {path}` "
                               "(or give a .accent file from `accent export`)")
+        if not (path / CHECKPOINT).is_file() and (path / RUN_JSON).is_file() and require_run_json(path).get("folds"):
+            raise AccentError(kfold_message(path, require_run_json(path)))
         if (path / ALIGNED_MODEL).is_file() and not (path / CHECKPOINT).is_file():
             ckpt = aligned_checkpoint(path / ALIGNED_MODEL)
         else:
@@ -141,6 +143,14 @@ def load_run(path: str | Path) -> Run:
     except (KeyError, RuntimeError, TypeError) as exc:
         raise AccentError(f"{damaged} does not match its model config "
                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): {fix}") from None
+
+
+def kfold_message(path: Path, run_json: dict) -> str:
+    """Why a k-fold run directory cannot predict, and how to get a model that can."""
+    return (f"{path} is a {run_json['folds']}-fold cross-validation run: k-fold runs keep no model of their own "
+            f"(each fold's model saw part of the data); train one on all of it with the same command without "
+            f"--folds: `accent transfer --features {run_json.get('features') or 'FEATDIR'} --mode {run_json.get('mode')} "
+            f"--out RUNDIR`")
 
 
 def aligned_checkpoint(path: Path) -> dict:
