@@ -97,3 +97,4 @@ def test_manifest_infers_the_speakers_of_a_flat_folder(tmp_path):
     assert df[SPEAKER_INFERRED].all() and df["speaker"].str.startswith("inferred-ko-").all()
     assert df["speaker"].nunique() < len(df)
     assert any("--infer-speakers" in note for note in log.notes)
+    assert not any("own speaker" in note for note in log.notes)   # the folder loader's remark no longer holds
