@@ -3,7 +3,7 @@
 Corpora redistributed by different people share recordings (an SAA reading at 44.1 kHz in one,
 resampled to 8 kHz mp3 in another); a duplicate across training and test data is a leak no speaker
 split catches, since the two copies carry different names. A byte hash misses re-encodings, and a
-redistributor may also have cut the pauses out (the 8 kHz SAA copies are 10-35 % shorter than the
+redistributor may also have cut the pauses out (the 8 kHz SAA copies are 1-12 s shorter than the
 originals), so neither a hash nor a correlation at one lag will do. The fingerprint is taken from the stored log-mels: the energy of 16 fixed bands between 150 Hz
 and 3.8 kHz (inside the telephone band, so an 8 kHz store and a 48 kHz one describe the same thing)
 in 40 ms frames, each band's mean removed (a codec's or channel's colouring cancels). A clip
