@@ -28,6 +28,7 @@ from accent.manifest import NO_SPEAKER_PREFIX, SPEAKER_INFERRED
 
 INFERRED_PREFIX = "inferred-"
 DEFAULT_THRESHOLD = 0.35   # cosine distance; docs/benchmarks.md, "Speaker inference"
+MAX_CLIPS_PER_LABEL = 15000  # the pairwise distances of one label: 15,000 clips take 0.9 GB
 
 
 def speaker_embeddings(paths: Sequence[str], progress: bool = True) -> np.ndarray:
@@ -78,6 +79,11 @@ def infer_speakers(df: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD,
     df = df.copy()
     inferred = pd.Series(False, index=df.index)
     todo = df.index[unknown_speaker(df)]
+    sizes = df.loc[todo, "label"].value_counts()
+    if len(sizes) and sizes.iloc[0] > MAX_CLIPS_PER_LABEL:
+        raise AccentError(f"--infer-speakers: label {sizes.index[0]!r} has {sizes.iloc[0]} clips without a speaker, "
+                          f"more than the {MAX_CLIPS_PER_LABEL} the clustering holds in memory: use a corpus "
+                          "release that names speakers (Common Voice's client_id), or fewer clips")
     if len(todo):
         X = (embed or speaker_embeddings)(df.loc[todo, "path"].astype(str).tolist())
         usable = ~np.isnan(X).any(axis=1)

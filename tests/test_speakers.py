@@ -49,7 +49,7 @@ def _fake_voices(paths):
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
-def test_inferred_speakers_replace_only_unknown_ones_within_each_label():
+def test_inferred_speakers_replace_only_unknown_ones_within_each_label(monkeypatch):
     df = pd.DataFrame({"utt_id": ["a", "b", "c", "d", "e"],
                        "path": ["v1_a.wav", "v1_b.wav", "v2_c.wav", "v1_d.wav", "v3_e.wav"],
                        "label": ["x", "x", "x", "y", "x"],
@@ -60,6 +60,9 @@ def test_inferred_speakers_replace_only_unknown_ones_within_each_label():
     assert recordings_with_inferred_speaker(out) == 4
     with pytest.raises(AccentError, match="speaker-threshold"):
         infer_speakers(df, threshold=0, embed=_fake_voices)
+    monkeypatch.setattr("accent.speakers.MAX_CLIPS_PER_LABEL", 2)
+    with pytest.raises(AccentError, match="label 'x' has 3 clips without a speaker"):
+        infer_speakers(df, embed=_fake_voices)
 
 
 def test_summaries_and_reports_say_inferred(tmp_path):
