@@ -28,7 +28,7 @@ def dataset_summary(index: pd.DataFrame) -> dict:
             "speaker_disjoint": bool((spk_splits <= 1).all()),
             "speaker_ids": recordings_without_speaker_id(index) == 0,
             "recordings_without_speaker_id": recordings_without_speaker_id(index),
-            "recordings_with_inferred_speaker": recordings_with_inferred_speaker(index)}
+            **({"recordings_with_inferred_speaker": n} if (n := recordings_with_inferred_speaker(index)) else {})}
 
 
 def training_data_summary(index: pd.DataFrame, train_rows: np.ndarray) -> dict:
