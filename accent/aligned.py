@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.errors import AccentError
+from accent.errors import AccentError, check_keys
 from accent.features import mfcc_from_logmel
+from accent.featurize import featurize_clip
 from accent.fileio import atomic_path
 
 FORMAT = "accent-aligned/1"
@@ -60,10 +61,7 @@ class AlignedConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AlignedConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise AccentError(f"unknown aligned-recipe setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        check_keys(d, {f.name for f in fields(cls)}, "aligned-recipe setting")
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**d)
 
@@ -96,8 +94,6 @@ def store_sequences(store, rows=None, cfg: AlignedConfig = AlignedConfig()) -> l
 
 def audio_sequence(path: str | Path, feature_config, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
     """:func:`recording_sequence` of one audio file, featurized exactly as the store would be."""
-    from accent.featurize import featurize_clip
-
     frames, _ = featurize_clip(path, feature_config)
     return recording_sequence(frames, feature_config.hop_ms, cfg)
 

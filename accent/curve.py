@@ -7,37 +7,42 @@ finished and is read back instead of retrained; an interrupted one resumes from 
 ``curve.csv`` (one row per run) is rewritten atomically after every run; ``curve.json`` records
 the plan, including sizes that were capped to the train split.
 
-The passage-aligned mode joins the default modes when the target store is same-passage
-(:func:`accent.manifest.same_passage`); it runs as two series: ``aligned`` (references and NAP from
-the target's training rows, no source) and, when the source run holds ``aligned_source.npz``,
+Which series a method runs as, and which backbones, the method classes say (:mod:`accent.methods`).
+A method that needs a same-passage store (aligned) joins the default modes only when the target store
+is one (:func:`accent.manifest.same_passage`); aligned runs as two series: ``aligned`` (references and
+NAP from the target's training rows, no source) and, when the source run holds ``aligned_source.npz``,
 ``aligned-source`` (the source's references and NAP).
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from accent.backbones.names import ACCENT, MFCC, fusion_parts
 from accent.errors import AccentError
+from accent.executors import add_executor_options, as_finished, open_executor
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.layout import (ALIGNED_SOURCE, CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, TRANSFER_MODES, Mode,
-                           mode_rank, read_run_json)
+from accent.layout import ALIGNED_SOURCE, CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, read_run_json
+from accent.manifest import same_passage
+from accent.methods import get_method, method_names, mode_rank
+from accent.methods.base import OWN_SOURCE
+from accent.methods.aligned import NO_SOURCE, WITH_SOURCE  # noqa: F401  the aligned series' names, read by the report
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
+from accent.store import FeatureStore
 from accent.training import config
 
 ALL = "all"
 DEFAULT_SIZES = "5,10,20,50,all"
 DEFAULT_SEEDS = "0,1,2"
-DEFAULT_BACKBONE = "accent"
+DEFAULT_BACKBONE = ACCENT
 MIN_SEEDS_FOR_SPREAD = 3
 MAX_DEFAULT_JOBS = 4
-WITH_SOURCE, NO_SOURCE = "source", "none"   # the two "backbones" of the aligned mode
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,7 @@ class CurvePoint:
 def series_name(mode: str, backbone: str) -> str:
     """The curve's name for a mode: ``finetune``, or ``extract-resemblyzer`` for another backbone;
     ``aligned`` (no source) or ``aligned-source``."""
-    if mode == Mode.ALIGNED:
-        return f"{mode}-{WITH_SOURCE}" if backbone == WITH_SOURCE else str(mode)
-    if Mode(mode).uses_backbone and backbone != DEFAULT_BACKBONE:
-        return f"{mode}-{backbone}"
-    return mode
+    return get_method(mode).series_name(backbone)
 
 
 def size_key(size) -> float:
@@ -128,8 +129,6 @@ def cap_sizes(sizes: list[int | str], largest_class: int) -> tuple[list[int | st
 def largest_train_class(features: str | Path, folds: int | None) -> int:
     """Recordings in the biggest class of the train split (of the whole store under k-fold, since
     each fold trains on most of it: an upper bound is enough to decide which sizes are redundant)."""
-    from accent.store import FeatureStore
-
     index = FeatureStore.open(features).index
     train = index if folds else index[index["split"] == "train"]
     if train.empty:
@@ -138,16 +137,10 @@ def largest_train_class(features: str | Path, folds: int | None) -> int:
 
 
 def mode_backbones(mode: str, backbones: list[str], aligned_source: bool = False) -> list[str]:
-    """The backbones a mode runs with: baseline and scratch use none (one series each); finetune
-    only those with a network to update (not ``mfcc``, not fusions such as ``mfcc+resemblyzer``);
-    aligned without the source, and with it when the source run has ``aligned_source.npz``."""
-    from accent.embeddings import can_finetune
-
-    if mode == Mode.ALIGNED:
-        return [NO_SOURCE] + ([WITH_SOURCE] if aligned_source else [])
-    if not Mode(mode).uses_backbone:
-        return [DEFAULT_BACKBONE]
-    return [b for b in backbones if mode != Mode.FINETUNE or can_finetune(b)]
+    """The backbones a mode runs with (its class says): baseline and scratch use none (one series
+    each); finetune only those with a network to update (not ``mfcc``, not fusions); aligned without
+    the source, and with it when the source run has ``aligned_source.npz``."""
+    return get_method(mode).curve_backbones(backbones, aligned_source)
 
 
 def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int],
@@ -165,20 +158,17 @@ def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list
 def default_modes(features: str | Path) -> list[str]:
     """Every transfer mode; ``aligned`` only when the target store reads one passage (it compares
     readings of the same text, and loses to the MFCC baseline on different sentences)."""
-    from accent.manifest import same_passage
-    from accent.store import FeatureStore
-
     passage = same_passage(FeatureStore.open(features).index)
-    return [m for m in TRANSFER_MODES if m != Mode.ALIGNED or passage]
+    return [m for m in method_names() if passage or not get_method(m).needs_passage]
 
 
 def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source, progress: bool) -> None:
     """Embed the store once per network the runs will read, before they start: every run (one per
     size, seed and fold, possibly in parallel workers) then reads the cache file instead of
     embedding the same recordings again. ``mfcc`` is computed on the fly and has no file."""
-    from accent.embeddings import ACCENT, MFCC, fusion_parts, network_spec, recording_embeddings
+    from accent.embeddings import network_spec, recording_embeddings  # torch: kept out of start-up
 
-    parts = dict.fromkeys(part for p in points if Mode(p.mode).uses_backbone for part in fusion_parts(p.backbone)
+    parts = dict.fromkeys(part for p in points if get_method(p.mode).uses_backbone for part in fusion_parts(p.backbone)
                           if part != MFCC and (part != ACCENT or source is not None))
     for part in parts:
         recording_embeddings(network_spec(part, source), features, progress=progress)
@@ -203,37 +193,37 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
               sizes: list | None = None, seeds: list[int] | None = None, modes: list[str] | None = None,
               backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
               max_epochs: int | None = None, device: str | None = None, jobs: int | None = None,
-              progress: bool = True, recipe: dict | None = None) -> pd.DataFrame:
+              progress: bool = True, recipe: dict | None = None, executor: str = "processes",
+              scheduler: str | None = None) -> pd.DataFrame:
     """Run (or resume) the whole curve and return the ``curve.csv`` frame.
 
     ``jobs`` runs train in parallel processes of one thread each (default: one per CPU core on the
     CPU, one on CUDA): small networks use cores far better side by side than inside one run.
+    ``executor="dask"`` with ``scheduler`` trains them on a Dask cluster instead (:mod:`accent.executors`).
 
     A run that fails with a user-input error is reported and skipped so the others still run; if
     any failed, an :class:`AccentError` naming the first failure is raised after ``curve.csv`` is
     written.
     """
-    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
-
-    from accent.embeddings import fusion_parts
-
     out = Path(out)
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
     seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
     modes = modes or default_modes(features)
     backbones = backbones or [DEFAULT_BACKBONE]
     aligned_source = source is not None and (Path(source) / ALIGNED_SOURCE).is_file()
-    if Mode.ALIGNED in modes and source is not None and not aligned_source:
-        _note(f"{source} has no {ALIGNED_SOURCE} (not pretrained on a same-passage corpus): aligned runs without "
-              "the source only")
+    methods = [get_method(m) for m in modes]
+    own_source = [m.name for m in methods if m.source == OWN_SOURCE]
+    if own_source and source is not None and not aligned_source:
+        _note(f"{source} has no {ALIGNED_SOURCE} (not pretrained on a same-passage corpus): "
+              f"{', '.join(own_source)} runs without the source only")
     if source is None and any(DEFAULT_BACKBONE in fusion_parts(b) for b in backbones) \
-            and any(Mode(m).uses_backbone for m in modes):
+            and any(m.uses_backbone for m in methods):
         raise AccentError("modes extract/finetune with backbone 'accent' need the pretrained run: give --source "
                           "RUNDIR (from `accent pretrain`), or name other --backbones such as resemblyzer")
-    finetune = Mode.FINETUNE.value
-    skipped = [b for b in backbones if finetune in modes and b not in mode_backbones(finetune, backbones)]
-    if skipped:
-        _note(f"finetune skips {', '.join(skipped)} (nothing to fine-tune: mfcc or a fusion); extract runs them")
+    for m in methods:
+        skipped = [b for b in backbones if m.uses_backbone and b not in m.curve_backbones(backbones, aligned_source)]
+        if skipped:
+            _note(f"{m.name} skips {', '.join(skipped)} (nothing to fine-tune: mfcc or a fusion); extract runs them")
     if len(seeds) < MIN_SEEDS_FOR_SPREAD:
         _note(f"only {len(seeds)} seed(s): the seed spread needs at least {MIN_SEEDS_FOR_SPREAD} to mean anything")
     largest = largest_train_class(features, folds)
@@ -256,14 +246,15 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             done[i] = curve_row(point, run, out)
     # longest runs first (big sizes, trained networks), so parallel workers finish together
     todo = sorted((i for i in range(len(points)) if i not in done),
-                  key=lambda i: (-size_key(points[i].size), not Mode(points[i].mode).trains_network, i))
+                  key=lambda i: (-size_key(points[i].size), not get_method(points[i].mode).trains_network, i))
     warm_embedding_cache(features, [points[i] for i in todo], source, progress)
     common = {"features": features, "source": source, "folds": folds, "preset": preset,
               "max_epochs": max_epochs, "device": device, "recipe": recipe}
     jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
     failures = []
     bar = tqdm(total=len(points), initial=len(done), desc="curve", unit="run", disable=not progress, file=sys.stderr)
-    for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs):
+    for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs,
+                                           executor, scheduler):
         bar.update(1)
         bar.set_postfix_str(f"{points[i].series} n={points[i].size} seed={points[i].seed}")
         if error is not None:
@@ -290,15 +281,14 @@ def default_jobs(device: str | None) -> int:
 
 def _train_point(task: tuple) -> tuple[int, dict | None, str | None]:
     """Train one curve point (in a worker process when jobs > 1); user-input errors come back as text."""
-    from accent.transfer import run_transfer
+    from accent.transfer import run_transfer  # torch: kept out of start-up (and out of the curve's parent)
 
     i, point, out, common = task
-    aligned = point.mode == Mode.ALIGNED
-    source = None if aligned and point.backbone != WITH_SOURCE else common["source"]
+    source, backbone = get_method(point.mode).curve_options(common["source"], point.backbone)
     try:
         run = run_transfer(common["features"], point.mode, point.run_dir(out), source=source,
                            per_class=None if point.size == ALL else point.size, seed=point.seed,
-                           folds=common["folds"], backbone=DEFAULT_BACKBONE if aligned else point.backbone,
+                           folds=common["folds"], backbone=backbone,
                            preset=common["preset"],
                            max_epochs=common["max_epochs"], device=common["device"], progress=False, resume=True,
                            recipe=common["recipe"])
@@ -322,15 +312,15 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _run_points(tasks: list[tuple], jobs: int):
-    """Yield (index, run, error) as runs finish: in this process for one job, else in a process pool."""
-    if jobs == 1:
+def _run_points(tasks: list[tuple], jobs: int, executor: str = "processes", scheduler: str | None = None):
+    """Yield (index, run, error) as runs finish: in this process for one local job, else on the
+    executor (a spawned process pool: torch and fork do not mix; or a Dask cluster)."""
+    if jobs == 1 and executor == "processes":
         yield from map(_train_point, tasks)
         return
-    ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+    with open_executor(executor, scheduler, jobs, start_method="spawn", initializer=_init_worker) as pool:
         futures = [pool.submit(_train_point, task) for task in tasks]
-        for future in as_completed(futures):
+        for future in as_finished(futures):
             yield future.result()
 
 
@@ -361,10 +351,11 @@ def _note(text: str) -> None:
 def _run_cli(args) -> int:
     table = run_curve(args.source, args.features, args.out,
                       sizes=parse_sizes(args.sizes), seeds=parse_ints(args.seeds, "--seeds"),
-                      modes=parse_names(args.modes, "--modes", TRANSFER_MODES) if args.modes else None,
+                      modes=parse_names(args.modes, "--modes", method_names()) if args.modes else None,
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
-                      jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set))
+                      jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set),
+                      executor=args.executor, scheduler=args.scheduler)
     print(f"wrote {Path(args.out) / CURVE_CSV} ({len(table)} runs)")
     return 0
 
@@ -382,7 +373,7 @@ def add_cli(subparsers) -> None:
                         "sizes the train split cannot supply are run once as 'all'")
     p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"seeds per size (default {DEFAULT_SEEDS})")
     p.add_argument("--modes", default=None,
-                   help=f"transfer modes to compare, from {','.join(TRANSFER_MODES)} (default: all; aligned only "
+                   help=f"transfer modes to compare, from {','.join(method_names())} (default: all; aligned only "
                         "when the target store is same-passage)")
     p.add_argument("--backbones", default=DEFAULT_BACKBONE,
                    help="comma-separated networks for extract/finetune (default: accent = --source), e.g. "
@@ -394,6 +385,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu (default) or cuda")
     p.add_argument("--jobs", type=int, default=None,
                    help=f"runs trained side by side, one thread each (default: CPU cores up to {MAX_DEFAULT_JOBS}; 1 on cuda)")
+    add_executor_options(p, shards=False)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     config.add_recipe_options(p)
     p.set_defaults(func=_run_cli)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from accent import sysdeps
+from accent.corpora.synthetic import required_voices as voices
 from accent.sysdeps import Check
 
 PIP_FIX = "pip install 'accent[backbones]'  (or rerun scripts/setup.sh)"
@@ -52,7 +53,7 @@ def cuda_checks() -> list[Check]:
 def backbone_checks() -> list[Check]:
     """The optional pretrained backbones: installed, and weights on disk (accent never downloads)."""
     checks = []
-    from accent.backbones import resemblyzer, torchaudio_ssl
+    from accent.backbones import resemblyzer, torchaudio_ssl  # torch: kept out of start-up
 
     try:
         path = resemblyzer.weights_path()
@@ -85,8 +86,6 @@ def disk_check(data_dir: str | Path) -> Check:
 
 
 def required_voices() -> set[str]:
-    from accent.corpora.synthetic import required_voices as voices
-
     return voices()
 
 

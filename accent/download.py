@@ -22,6 +22,7 @@ from pathlib import Path
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
 from accent.errors import AccentError
+from accent.executors import add_executor_options
 from accent.fileio import atomic_path
 from accent.fetch import (DEFAULT_BACKOFF_S, DEFAULT_RATE, DEFAULT_RETRIES, DOWNLOADS_DIR, MARKER_FORMAT,
                           SAFE_NAME, TIMEOUT_S, RateLimiter, RemoteMissing, RetryPolicy, done_marker, fetch,
@@ -226,14 +227,16 @@ SYNTHETIC_LAYOUTS = ("saa", "cv")
 
 
 def download_synthetic(out: str | Path, seed: int = 0, speakers_per_accent: int | None = None,
-                       workers: int | None = None) -> list[Path]:
-    """Both synthetic corpora, in the real layouts, under ``out/saa`` and ``out/cv``."""
+                       workers: int | None = None, executor: str = "processes", scheduler: str | None = None) -> list[Path]:
+    """Both synthetic corpora, in the real layouts, under ``out/saa`` and ``out/cv``, rendered on the
+    executor (:mod:`accent.executors`)."""
     from accent.corpora.synthetic import generate_corpus  # lazy: needs espeak-ng/sox, only here
 
     made = []
     for layout in SYNTHETIC_LAYOUTS:
         target = Path(out) / layout
-        generate_corpus(layout, target, seed=seed, speakers_per_accent=speakers_per_accent, workers=workers)
+        generate_corpus(layout, target, seed=seed, speakers_per_accent=speakers_per_accent, workers=workers,
+                        executor=executor, scheduler=scheduler)
         print(f"synthetic: {layout} corpus in {target}")
         made.append(target)
     return made
@@ -267,7 +270,8 @@ def _run_commonvoice(args: argparse.Namespace) -> int:
 
 
 def _run_synthetic(args: argparse.Namespace) -> int:
-    download_synthetic(args.out, seed=args.seed, speakers_per_accent=args.speakers_per_accent, workers=args.workers)
+    download_synthetic(args.out, seed=args.seed, speakers_per_accent=args.speakers_per_accent, workers=args.workers,
+                       executor=args.executor, scheduler=args.scheduler)
     return 0
 
 
@@ -317,5 +321,6 @@ def add_cli(sub) -> None:
     synth.add_argument("--speakers-per-accent", type=int, default=None,
                        help="speakers in every class (default: each layout's imbalanced default table)")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    add_executor_options(synth, shards=False)
     synth.set_defaults(func=_run_synthetic)
 

@@ -43,19 +43,22 @@ import pandas as pd
 
 import torch
 
+from accent.audio import load_audio
+from accent.backbones import Backbone, get_backbone
+from accent.backbones.base import file_sha1
+from accent.backbones.names import ACCENT, ACCENT_PREFIX, MFCC, fusion_parts
 from accent.checkpoint import checkpoint_file, load_run_checkpoint
 from accent.errors import AccentError, AudioError
 from accent.features import FeatureConfig, check_feature_config, crop_frames, mfcc_statistics
+from accent.featurize import featurize_clip
 from accent.fileio import atomic_path
 from accent.models import is_waveform_config, network_from_checkpoint
-from accent.models.outputs import eval_crops, predict_logprobs, recording_outputs
+from accent.models.outputs import MAX_EVAL_CROPS, eval_crops, predict_logprobs, recording_outputs
+from accent.models.waveform import EVAL_CROP_S, decode
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.store import FeatureStore
 
 CACHE_DIR = "embeddings"
-MFCC = "mfcc"
-ACCENT = "accent"
-ACCENT_PREFIX = "accent:"
-FUSION_SEPARATOR = "+"
 SAVE_EVERY_S = 60.0
 PENDING, DONE, FAILED = 0, 1, 2
 FAILURES_SHOWN = 3
@@ -69,22 +72,6 @@ def open_store(store) -> FeatureStore:
     if isinstance(store, (str, Path)):
         return FeatureStore.open(store)
     return store
-
-
-def fusion_parts(name: str) -> list[str]:
-    """``"mfcc+resemblyzer"`` -> ``["mfcc", "resemblyzer"]``; a single name, or ``accent:RUNDIR``
-    (whose path may hold a ``+``), -> ``[name]``."""
-    if FUSION_SEPARATOR in name and not name.startswith(ACCENT_PREFIX):
-        return [part.strip() for part in name.split(FUSION_SEPARATOR) if part.strip()]
-    return [name]
-
-
-def can_finetune(name: str) -> bool:
-    """Whether ``accent transfer --mode finetune`` takes this backbone: one network with weights to
-    update (``accent`` or ``accent:RUNDIR``, our network, or a registered pretrained backbone), not
-    ``mfcc`` and not a fusion."""
-    parts = fusion_parts(name)
-    return len(parts) == 1 and parts[0] != MFCC
 
 
 def store_identity(store: FeatureStore) -> tuple[str, str]:
@@ -129,8 +116,6 @@ class _AudioSource:
     batched = False
 
     def __init__(self, spec):
-        from accent.backbones import Backbone, get_backbone
-
         if isinstance(spec, Backbone):
             self.backbone, self.spec = spec, spec.name
         else:
@@ -142,8 +127,6 @@ class _AudioSource:
         return self.embed_file(store.index["path"].iat[i])
 
     def embed_file(self, path: str | Path) -> np.ndarray:
-        from accent.audio import load_audio
-
         return self.backbone.embed_waveform(load_audio(path, self.backbone.sample_rate))
 
 
@@ -154,8 +137,6 @@ class _NetworkSource:
     instead: the mean of its encoder's embeddings over evenly spaced crops."""
 
     def __init__(self, spec: str, store=None):
-        from accent.backbones.base import file_sha1
-
         rundir = Path(spec[len(ACCENT_PREFIX):]).expanduser()
         if not rundir.exists():
             raise AccentError(f"run directory {rundir} not found: train one with `accent pretrain --out {rundir}`")
@@ -167,8 +148,6 @@ class _NetworkSource:
         self.waveform = is_waveform_config(ckpt.get("model_config"))
         self.batched = not self.waveform
         if self.waveform:
-            from accent.backbones import get_backbone
-
             self.backbone = get_backbone(ckpt["model_config"]["backbone"], random_init=True)  # preprocessing only
         self.feature_config = FeatureConfig.from_dict(ckpt["feature_config"])
         self.crop_frames = int(ckpt.get("crop_frames") or crop_frames(3.0, self.feature_config))
@@ -184,9 +163,6 @@ class _NetworkSource:
 
     def embed_file(self, path: str | Path) -> np.ndarray:
         """A waveform network's embedding of one audio file; AudioError for an unusable clip."""
-        from accent.models.outputs import MAX_EVAL_CROPS
-        from accent.models.waveform import EVAL_CROP_S, decode
-
         wave = decode(self.backbone, str(path))
         crops = torch.from_numpy(eval_crops(wave, int(EVAL_CROP_S * self.backbone.sample_rate), MAX_EVAL_CROPS))
         with torch.no_grad():
@@ -309,8 +285,6 @@ class EmbeddingCache:
 
 
 def _fill(cache: EmbeddingCache, source, store: FeatureStore, todo: list[int], progress: bool) -> None:
-    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
-
     if todo and source.batched:  # a network embeds the whole store at once: cheap, and reused by every run
         todo = np.flatnonzero(cache.status == PENDING)
         for i, vector in zip(todo, source.embed_rows(store, todo)):
@@ -395,8 +369,6 @@ def audio_embedding(backbone_name: str, path: str | Path, feature_config=None, s
     ``accent predict``). ``mfcc`` and our network compute the log-mels exactly as featurize stores
     them, with ``feature_config`` (a FeatureConfig; default: the network's config, else the
     defaults). Raises AudioError for an unusable file."""
-    from accent.featurize import featurize_clip
-
     parts = fusion_parts(backbone_name)
     if len(parts) > 1:
         return np.concatenate([audio_embedding(name, path, feature_config, source) for name in parts]).astype(np.float32)

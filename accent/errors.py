@@ -11,3 +11,11 @@ class AccentError(Exception):
 
 class AudioError(AccentError):
     """A clip that cannot be used: unreadable, empty, too short or silent."""
+
+
+def check_keys(given, known, what: str) -> None:
+    """The one check of settings read from a file or a dict: an unknown key is an AccentError naming
+    it and the known ones (a typo must not be dropped silently and leave a default in force)."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise AccentError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")

@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,13 +53,15 @@ class ProcessExecutor:
     (loaded a backbone), where fork could inherit a locked thread pool.
     """
 
-    def __init__(self, workers: int, start_method: str = "fork"):
+    def __init__(self, workers: int, start_method: str = "fork", initializer: Callable | None = None):
         self.workers = workers
         self.start_method = start_method
+        self.initializer = initializer
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.start_method))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.start_method),
+                                   initializer=self.initializer)
 
     def submit(self, fn, *args):
         try:
@@ -148,12 +150,13 @@ def as_executor(executor):
 
 @contextmanager
 def open_executor(kind: str, scheduler: str | None = None, workers: int | None = None,
-                  start_method: str = "fork") -> Iterator[Any]:
-    """The executor named on the command line, shut down on exit."""
+                  start_method: str = "fork", initializer: Callable | None = None) -> Iterator[Any]:
+    """The executor named on the command line, shut down on exit. ``initializer`` runs in each
+    local worker process (Dask workers are set up by their cluster)."""
     if kind == "processes":
         if scheduler:
             raise AccentError("--scheduler is for --executor dask; with processes use --workers N")
-        executor = ProcessExecutor(max(1, workers or os.cpu_count() or 1), start_method)
+        executor = ProcessExecutor(max(1, workers or os.cpu_count() or 1), start_method, initializer)
     elif kind == "dask":
         if not scheduler:
             raise AccentError("--executor dask needs --scheduler tcp://HOST:PORT, a scheduler file, or local:N")
@@ -166,6 +169,26 @@ def open_executor(kind: str, scheduler: str | None = None, workers: int | None =
         executor.shutdown()
 
 
+def map_ordered(executor, fn: Callable, items: list, chunksize: int = 1) -> Iterator[Any]:
+    """``fn`` over ``items`` on ``executor``, results in the order of ``items`` (streamed as the
+    next one is ready), ``chunksize`` items per task: the stages that write what they get in order."""
+    chunks = [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
+    futures = [executor.submit(_map_chunk, fn, chunk) for chunk in chunks]
+    for future in futures:
+        yield from future.result()
+
+
+def _map_chunk(fn: Callable, chunk: list) -> list:
+    return [fn(item) for item in chunk]
+
+
+def as_finished(futures: list):
+    """The futures of a process pool or of a Dask client, as each finishes."""
+    if futures and type(futures[0]).__module__.startswith("distributed"):
+        return _dask().as_completed(futures)
+    return as_completed(futures)
+
+
 def n_workers(executor) -> int:
     """Workers behind an executor (1 when it cannot say)."""
     counter = getattr(as_executor(executor), "n_workers", None)
@@ -174,12 +197,14 @@ def n_workers(executor) -> int:
     return max(1, getattr(executor, "_max_workers", 1))
 
 
-def add_executor_options(parser) -> None:
-    """--executor/--scheduler/--shards, shared by featurize and embed."""
+def add_executor_options(parser, shards: bool = True) -> None:
+    """--executor/--scheduler (and --shards, for stages cut into shards), shared by the parallel stages."""
     parser.add_argument("--executor", choices=EXECUTORS, default="processes",
                         help="processes (default): a local pool of --workers; dask: shards on a Dask cluster")
     parser.add_argument("--scheduler", help="with --executor dask: tcp://HOST:PORT, a scheduler file, "
                                             "or local:N for a LocalCluster of N workers on this machine")
+    if not shards:
+        return
     parser.add_argument("--shards", type=int, dest="n_shards",
                         help="pieces of work (default with dask: about 4 per worker); giving it with processes "
                              "shards the work too; finished shards are reused on rerun")

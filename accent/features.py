@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.errors import AccentError
+from accent.errors import AccentError, check_keys
 
 STD_FLOOR = 1e-3   # floor of a mel bin's std (store statistics, network input normalisation): a constant bin stays finite
 
@@ -74,10 +74,7 @@ class FeatureConfig:
 
     @classmethod
     def _checked(cls, d: dict) -> "FeatureConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise AccentError(f"unknown feature setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        check_keys(d, {f.name for f in fields(cls)}, "feature setting")
         return cls(**d)
 
     @classmethod
@@ -157,6 +154,18 @@ def log_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     with torch.no_grad():
         spec = _mel_transform(cfg)(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
         return torch.log(spec + LOG_FLOOR).T.contiguous().numpy()
+
+
+def log_mel_numpy(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """:func:`log_mel` without torch (librosa, same window, padding, filters and floor): for the
+    torch-free paths that featurize a few waveforms of their own (espeak renderings)."""
+    import librosa
+
+    spec = librosa.feature.melspectrogram(
+        y=np.asarray(wave, dtype=np.float32), sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+        win_length=cfg.win_length, window="hann", center=True, pad_mode="reflect", power=2.0,
+        n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max, htk=False, norm="slaney")
+    return np.log(spec + LOG_FLOOR).T.astype(np.float32)
 
 
 @lru_cache(maxsize=8)

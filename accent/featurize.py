@@ -21,11 +21,11 @@ Design choices:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,13 @@ import pandas as pd
 
 from accent.audio import load_audio
 from accent.errors import AccentError, AudioError
-from accent.executors import add_executor_options
+from accent.duplicates import duplicate_warning
+from accent.executors import (Shard, add_executor_options, count_lines, map_ordered, n_workers, open_executor,
+                              relax_malloc_trim, run_shards, shard_count)
 from accent.features import FeatureConfig, _mel_transform, log_mel, log_mel_batch, preprocess
-from accent.corpora import add_corpus_options
+from accent.corpora import add_corpus_options, manifest_from_args
 from accent.manifest import read_manifest, summarize
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
                           StoreWriter, manifest_hash, read_frames, read_store_json, write_store_files)
 
@@ -107,7 +110,8 @@ def _work_prepare(item: tuple[str, str]):
 
 
 def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prepare_only: bool = False):
-    """Results in the order of ``todo``, from a process pool (or in-process for one worker)."""
+    """Results in the order of ``todo``, from a process pool of :mod:`accent.executors` (or
+    in-process for one worker)."""
     task = _work_prepare if prepare_only else _work
     if workers <= 1 or len(todo) <= 1:
         _init_worker(cfg)
@@ -119,9 +123,8 @@ def _results(todo: list[tuple[str, str]], cfg: FeatureConfig, workers: int, prep
     import torch  # noqa: F401
 
     _mel_transform(cfg)
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
-        yield from pool.imap(task, todo, chunksize=CHUNKSIZE)
+    with open_executor("processes", workers=workers, initializer=partial(_init_worker, cfg)) as executor:
+        yield from map_ordered(executor, task, todo, chunksize=CHUNKSIZE)
 
 
 def _batched_log_mels(results, cfg: FeatureConfig, device: str, max_samples: int | None = None):
@@ -255,7 +258,6 @@ def featurize(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfig | None
     n_reused = len(rows) - len(todo)
     writer.mark_incomplete()
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
     bar = tqdm(total=len(rows), initial=n_reused, unit="clip", desc="featurize", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
@@ -362,8 +364,6 @@ SHARDS_DIR = "shards"
 
 def _featurize_shard(rows: pd.DataFrame, shard_dir: str, cfg: FeatureConfig) -> str:
     """Worker task: one shard's rows into their own store (resuming one left half done)."""
-    from accent.executors import relax_malloc_trim
-
     relax_malloc_trim()
     try:
         featurize(rows, shard_dir, cfg, workers=1, progress=False)
@@ -390,8 +390,6 @@ def featurize_sharded(manifest: pd.DataFrame, out: str | Path, cfg: FeatureConfi
     folder is removed once the merge is complete. Every worker must see ``out`` (a shared
     filesystem when workers are on other machines).
     """
-    from accent.executors import Shard, count_lines, n_workers, run_shards, shard_count
-
     cfg = cfg or FeatureConfig()
     out = Path(out)
     dup = manifest["utt_id"].duplicated()
@@ -438,7 +436,6 @@ def _manifest_from_args(args) -> pd.DataFrame:
         return read_manifest(args.manifest)
     if not (args.corpus and args.root):
         raise AccentError("give --manifest M.csv, or --corpus NAME with --root DIR")
-    from accent.corpora import manifest_from_args
 
     df, log = manifest_from_args(args)
     print(summarize(df, log, title=f"manifest: {args.corpus} at {args.root}"))
@@ -455,8 +452,6 @@ def run_featurize(args) -> int:
         result = featurize(_manifest_from_args(args), args.out, cfg, workers=args.workers,
                            shard=parse_shard(args.shard), progress=not args.quiet, device=args.device)
     else:
-        from accent.executors import open_executor
-
         if args.shard:
             raise AccentError("--shard i/n is manual sharding; with --executor dask the shards are made for you")
         if args.device:
@@ -472,8 +467,6 @@ def run_featurize(args) -> int:
 
 def _warn_duplicates(out) -> None:
     """Recordings whose decoded audio is another's (:mod:`accent.duplicates`), said on stderr."""
-    from accent.duplicates import duplicate_warning
-
     warning = duplicate_warning(FeatureStore.open(out))
     if warning:
         print(warning, file=sys.stderr)

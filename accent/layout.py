@@ -45,7 +45,8 @@ CURVE_COLUMNS = ["series", "mode", "backbone", "size", "seed", "n_train_recordin
 
 
 class Mode(str, Enum):
-    """What a run did. The transfer modes are listed in the order every table shows them."""
+    """The names of what a run did (run.json ``mode``); what each mode does and needs is its class in
+    :mod:`accent.methods`, whose registry also orders them."""
 
     PRETRAIN = "pretrain"
     BASELINE = "baseline"
@@ -56,24 +57,6 @@ class Mode(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-    @property
-    def trains_network(self) -> bool:
-        return self in (Mode.PRETRAIN, Mode.SCRATCH, Mode.FINETUNE)
-
-    @property
-    def uses_backbone(self) -> bool:
-        """Extract and finetune build on a pretrained network (``--backbone``)."""
-        return self in (Mode.EXTRACT, Mode.FINETUNE)
-
-
-TRANSFER_MODES: tuple[str, ...] = tuple(m.value for m in (Mode.BASELINE, Mode.SCRATCH, Mode.EXTRACT, Mode.FINETUNE,
-                                                          Mode.ALIGNED))
-
-
-def mode_rank(mode: str) -> int:
-    """Position of a transfer mode in :data:`TRANSFER_MODES` (unknown modes last)."""
-    return TRANSFER_MODES.index(mode) if mode in TRANSFER_MODES else len(TRANSFER_MODES)
 
 
 def predictions_table(index: pd.DataFrame, rows, probs, labels: list[str]) -> pd.DataFrame:

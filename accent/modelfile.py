@@ -1,4 +1,4 @@
-"""A trained model as one self-contained file (``NAME.accent``), its model card, and batched inference.
+"""A trained model as one self-contained file (``NAME.accent``) and its model card.
 
 ``accent export --model RUNDIR --out NAME.accent`` writes a zip archive (or, for any other ``--out``,
 a folder) holding:
@@ -17,8 +17,7 @@ path) and parses them with safetensors and json only: a model file never unpickl
 scikit-learn classifier exists only as a joblib pickle cannot be exported.
 
 :func:`accent.inference.load_run` accepts a run directory or a model file (the reader is in
-:mod:`accent.checkpoint`) and returns the same ``Run`` object, so every consumer takes either. This module is also the one place the
-inference front-ends (predict, serve, export) import training internals from.
+:mod:`accent.checkpoint`) and returns the same ``Run`` object, so every consumer takes either.
 """
 from __future__ import annotations
 
@@ -33,12 +32,10 @@ import torch
 from accent.checkpoint import (CARD_README, MODEL_FORMAT, MODEL_JSON, MODEL_SUFFIX, TENSOR_REF, WEIGHTS,
                                is_model_file, read_model_json)
 from accent.errors import AccentError
-from accent.features import mfcc_statistics
 from accent.fileio import atomic_path
 from accent.inference import Run, load_run
 from accent.layout import PREDICTIONS, RUN_JSON
-from accent.metrics import bootstrap_intervals, softmax_rows
-from accent.models.outputs import eval_crops, predict_logprobs
+from accent.metrics import bootstrap_intervals
 
 DROPPED_KEYS = ("optimizer",)  # training state that inference never needs
 
@@ -179,30 +176,6 @@ def card_markdown(card: dict, name: str) -> str:
         "## Files", "",
         f"- `{WEIGHTS}`: all tensors (safetensors); `{MODEL_JSON}`: labels, feature and model config, this card",
         f"- `{RUN_JSON}`: the training summary; loading never unpickles anything", ""])
-
-
-# ---------------------------------------------------------------------------------------- batched inference
-def reads_audio(run: Run) -> bool:
-    """Runs over a pretrained speech backbone embed the waveform themselves, one file at a time."""
-    return run.needs_audio
-
-
-def probabilities_from_logmels(run: Run, logmels: list[np.ndarray]) -> np.ndarray:
-    """Probabilities (n, classes) for several recordings' log-mels at once: the crops of all of them
-    share forward passes. Equal to ``run.predict_logmel`` per recording (up to float rounding)."""
-    if reads_audio(run):
-        raise AccentError(f"model {run.rundir} reads audio, not log-mels")
-    logmels = [np.asarray(x, np.float32) for x in logmels]
-    if not logmels:
-        return np.zeros((0, len(run.labels)))
-    if run.mode == "aligned":
-        return run.aligned_proba(logmels)
-    if run.mode == "baseline":
-        return run.classify(np.stack([mfcc_statistics(x) for x in logmels]))
-    crops = [eval_crops(x, run.crop_frames) for x in logmels]
-    if run.mode == "extract":
-        return run.classify(predict_logprobs(run.model, crops, torch.device("cpu"), embed=True))
-    return softmax_rows(predict_logprobs(run.model, crops, torch.device("cpu")))
 
 
 def _run_cli(args) -> int:

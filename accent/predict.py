@@ -4,7 +4,7 @@ The model is loaded once (a run directory or a ``.accent`` model file, :mod:`acc
 Each file goes through the same front end as the training data (:func:`accent.featurize.featurize_clip`:
 decode at the run's sample rate, trim, normalise loudness, log-mel); decoding runs in ``--workers``
 processes, and the crops of up to ``BATCH_FILES`` files share the network's forward passes
-(:func:`accent.modelfile.probabilities_from_logmels`). Runs over a pretrained speech backbone
+(``Run.predict_logmels``). Runs over a pretrained speech backbone
 (``--backbone resemblyzer``, fusions) read the waveform instead, one file at a time
 (``Run.predict_audio``). A file that cannot be used is reported and the other files are still scored.
 
@@ -26,8 +26,11 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from accent.layout import AUDIO_EXTENSIONS
 from accent.errors import AccentError, AudioError
+from accent.featurize import featurize_files
+from accent.fileio import write_csv_atomic
+from accent.layout import AUDIO_EXTENSIONS
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
 DEFAULT_TOP_K = 3
 EXIT_SOME_FILES_FAILED = 1
@@ -43,16 +46,11 @@ def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[tuple[st
 def score_paths(run, paths: list[str], workers: int = 1, progress: bool = False,
                 batch_files: int | None = None) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """(path, probabilities over ``run.labels`` or None, reason or None) for each path, in order."""
-    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
-
-    from accent.featurize import featurize_files
-    from accent.modelfile import probabilities_from_logmels, reads_audio
-
     batch_files = batch_files or BATCH_FILES
     bar = tqdm(total=len(paths), unit="file", desc="predict", file=sys.stderr, disable=not progress,
                dynamic_ncols=True)
     try:
-        if reads_audio(run):  # the backbone decodes and embeds each waveform itself
+        if run.needs_audio:  # the backbone decodes and embeds each waveform itself
             for path in paths:
                 try:
                     yield path, run.predict_audio(path), None
@@ -64,18 +62,18 @@ def score_paths(run, paths: list[str], workers: int = 1, progress: bool = False,
         for item in featurize_files([str(p) for p in paths], run.feature_config, workers):
             chunk.append(item)
             if len(chunk) == batch_files:
-                yield from _score_chunk(run, chunk, probabilities_from_logmels)
+                yield from _score_chunk(run, chunk)
                 bar.update(len(chunk))
                 chunk = []
-        yield from _score_chunk(run, chunk, probabilities_from_logmels)
+        yield from _score_chunk(run, chunk)
         bar.update(len(chunk))
     finally:
         bar.close()
 
 
-def _score_chunk(run, chunk, probabilities_from_logmels):
+def _score_chunk(run, chunk):
     ok = [frames for _, frames, _ in chunk if frames is not None]
-    probs = iter(probabilities_from_logmels(run, ok)) if ok else iter(())
+    probs = iter(run.predict_logmels(ok)) if ok else iter(())
     for path, frames, info in chunk:
         yield (path, next(probs), None) if frames is not None else (path, None, str(info))
 
@@ -95,12 +93,17 @@ def _check_k(k: int) -> None:
         raise AccentError(f"--top-k must be at least 1 (got {k})")
 
 
+def load_model(model: str | Path):
+    """The run or model file to predict with (:func:`accent.inference.load_run`)."""
+    from accent.inference import load_run  # torch: kept out of start-up (`accent --help` lists predict)
+
+    return load_run(model)
+
+
 def predict_files(model: str | Path, paths: list[str | Path], k: int = DEFAULT_TOP_K, workers: int = 1) -> list[dict]:
     """One :func:`result_entry` per file, in order; failed files carry ``error``."""
-    from accent.inference import load_run
-
     _check_k(k)
-    run = load_run(model)
+    run = load_model(model)
     return [result_entry(path, probs, error, run.labels, k)
             for path, probs, error in score_paths(run, [str(p) for p in paths], workers)]
 
@@ -136,14 +139,11 @@ def _manifest_paths(manifest: Path) -> list[str]:
 def predict_to_csv(model: str | Path, inputs: list[str | Path], out: str | Path, k: int = DEFAULT_TOP_K,
                    workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """Batch prediction: one model load, one CSV row per input file (top-k or the error), written atomically."""
-    from accent.fileio import write_csv_atomic
-    from accent.inference import load_run
-
     _check_k(k)
     paths = collect_inputs(inputs)
     if not paths:
         raise AccentError("no input files: give audio files, folders or a manifest")
-    run = load_run(model)
+    run = load_model(model)
     k = min(k, len(run.labels))
     rows = []
     for path, probs, error in score_paths(run, paths, workers, progress=progress):

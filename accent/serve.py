@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from accent.errors import AccentError
+from accent.predict import load_model, result_entry, score_paths
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -88,11 +89,10 @@ class Predictor:
     """The model, loaded once, and one thread that uses it: requests queue, none share a forward pass."""
 
     def __init__(self, model: str | Path, top_k: int = DEFAULT_TOP_K):
-        from accent.inference import load_run
-        from accent.modelfile import model_card
+        from accent.modelfile import model_card  # torch: kept out of start-up (`accent --help` lists serve)
 
         self.model_path = Path(model)
-        self.run = load_run(model)
+        self.run = load_model(model)
         self.card = {**model_card(self.run), "top_k": min(top_k, len(self.run.labels))}
         self.top_k = self.card["top_k"]
         self.tmpdir = Path(tempfile.mkdtemp(prefix="accent-serve-"))
@@ -100,8 +100,6 @@ class Predictor:
 
     def predict_bytes(self, data: bytes, suffix: str, display_name: str) -> list[dict]:
         """Score one uploaded clip (runs in the inference thread); RequestError(422) if unusable."""
-        from accent.predict import result_entry, score_paths
-
         fd, tmp = tempfile.mkstemp(suffix=suffix, dir=self.tmpdir)
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -23,8 +23,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from accent.audio import load_audio
+from accent.backbones.resemblyzer import ResemblyzerBackbone
 from accent.errors import AccentError, AudioError
 from accent.manifest import NO_SPEAKER_PREFIX, SPEAKER_INFERRED
+from accent.progress import Progress
 
 INFERRED_PREFIX = "inferred-"
 DEFAULT_THRESHOLD = 0.35   # cosine distance; docs/benchmarks.md, "Speaker inference"
@@ -33,10 +36,6 @@ MAX_CLIPS_PER_LABEL = 15000  # the pairwise distances of one label: 15,000 clips
 
 def speaker_embeddings(paths: Sequence[str], progress: bool = True) -> np.ndarray:
     """Resemblyzer vectors (n, 256), L2-normalised, of audio files; NaN rows for unusable files."""
-    from accent.audio import load_audio
-    from accent.backbones.resemblyzer import ResemblyzerBackbone
-    from accent.progress import Progress
-
     backbone = ResemblyzerBackbone()
     X = np.full((len(paths), backbone.dim), np.nan, np.float32)
     for i, path in enumerate(Progress(paths, desc="embed voices", unit="clip", file=sys.stderr,

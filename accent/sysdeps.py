@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
+from accent.errors import AccentError
+
 APT = "sudo apt-get install -y"
 SOX_MP3_PACKAGE = "libsox-fmt-mp3"
 LIBSNDFILE_MP3_VERSION = (1, 1, 0)  # first libsndfile that reads and writes mp3
@@ -161,7 +163,6 @@ def check_ffmpeg(path: str | None = None) -> list[Check]:
 
 def mp3_encoder(path: str | None = None) -> str:
     """The encoder synth uses: sox (fast LAME) when it writes mp3, else libsndfile; raise when neither."""
-    from accent.errors import AccentError
 
     if sox_writes_mp3(path):
         return "sox"

@@ -33,9 +33,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def speech_store(tmp_path_factory) -> Path:
     """A featurized store of 14 espeak-ng clips (2 classes x 3 train, 2 val, 2 test speakers): the
     golden script's own builder."""
-    store = build_speech_store(tmp_path_factory.mktemp("speech"))
+    store, missing = build_speech_store(tmp_path_factory.mktemp("speech"))
     if store is None:
-        pytest.skip("espeak-ng or the Resemblyzer weights are not available")
+        pytest.skip(missing)
     return store
 
 
@@ -79,7 +79,7 @@ def test_extract_with_resemblyzer_and_fusion_embed_each_clip_once(store, embed_c
                          progress=False)
     assert len(embed_calls) == N_CLIPS  # the fusion and the second run read the cache
     assert again["n_train_recordings"] == 4
-    assert load_run(tmp_path / "fused").sklearn["scaler_mean"].shape == (60 + 256,)
+    assert load_run(tmp_path / "fused").ckpt["sklearn"]["scaler_mean"].shape == (60 + 256,)
     assert fused["backbone"] == "mfcc+resemblyzer"
 
 

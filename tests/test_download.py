@@ -405,7 +405,8 @@ def test_saa_speakers_csv_without_filename_column(tmp_path):
 def test_synthetic_generates_both_layouts_with_the_seed(tmp_path, monkeypatch):
     calls = []
 
-    def fake_generate(layout, out_dir, seed=0, speakers_per_accent=None, workers=None):
+    def fake_generate(layout, out_dir, seed=0, speakers_per_accent=None, workers=None, executor="processes",
+                      scheduler=None):
         calls.append((layout, Path(out_dir), seed, speakers_per_accent))
         Path(out_dir).mkdir(parents=True, exist_ok=True)
 
@@ -423,5 +424,6 @@ def test_the_real_generator_accepts_the_call_we_make(tmp_path):
     synthetic = pytest.importorskip("accent.corpora.synthetic")
     for layout in download.SYNTHETIC_LAYOUTS:
         inspect.signature(synthetic.generate_corpus).bind(layout, tmp_path / layout, seed=7,
-                                                           speakers_per_accent=2, workers=1)
+                                                           speakers_per_accent=2, workers=1, executor="processes",
+                                                           scheduler=None)
         assert layout in synthetic.LAYOUTS

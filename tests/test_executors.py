@@ -21,7 +21,7 @@ from accent.backbones import Backbone, get_backbone
 from accent.embed import fill_cache
 from accent.embeddings import CACHE_DIR, PENDING, EmbeddingCache, _source, recording_embeddings
 from accent.errors import AccentError, AudioError
-from accent.executors import ProcessExecutor, open_executor
+from accent.executors import ProcessExecutor, map_ordered, open_executor
 from accent.featurize import SHARDS_DIR, featurize, featurize_sharded
 from accent.manifest import read_manifest
 from accent.store import FeatureStore
@@ -279,3 +279,27 @@ def test_embed_cli_with_a_real_backbone_on_dask(tmp_path, speech_store, dask_loc
                      "--executor", "dask", "--scheduler", dask_local2.client.scheduler.address, "--quiet"]) == 0
     np.testing.assert_allclose(_cache_vectors(speech_store, "resemblyzer"), _cache_vectors(local, "resemblyzer"),
                                rtol=0, atol=1e-5)
+
+
+def test_map_ordered_keeps_the_order_on_either_executor(dask_local2):
+    """featurize's pool and synth run through map_ordered: results come back in the items' order."""
+    items = list(range(23))
+    with open_executor("processes", workers=2) as pool:
+        assert list(map_ordered(pool, abs, [-i for i in items], chunksize=4)) == items
+    assert list(map_ordered(dask_local2, abs, [-i for i in items], chunksize=4)) == items
+
+
+def test_synth_on_dask_equals_synth_in_processes(tmp_path, dask_local2):
+    """`accent synth --executor dask` writes the same clips as the local pool (the seed decides them)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from accent.corpora.synthetic import generate_corpus
+
+    kw = dict(speakers_per_accent=1, accents=["us", "indian"], seed=3)
+    local = generate_corpus("cv", tmp_path / "local", workers=2, **kw)
+    scheduler = dask_local2.client.scheduler.address
+    dask = generate_corpus("cv", tmp_path / "dask", executor="dask", scheduler=scheduler, **kw)
+    clips = sorted(p.name for p in (local / "clips").iterdir())
+    assert clips and clips == sorted(p.name for p in (dask / "clips").iterdir())
+    for name in clips:
+        assert (local / "clips" / name).read_bytes() == (dask / "clips" / name).read_bytes()

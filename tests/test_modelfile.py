@@ -11,7 +11,7 @@ from accent.cli import main
 from accent.errors import AccentError
 from accent.evaluate import evaluate_run
 from accent.inference import load_run
-from accent.modelfile import export_model, probabilities_from_logmels, read_card
+from accent.modelfile import export_model, read_card
 from accent.predict import predict_files
 from accent.store import FeatureStore
 from conftest import write_clip
@@ -79,7 +79,7 @@ def test_batched_logmels_match_one_recording_at_a_time(tiny_runs, tiny_stores):
         st = FeatureStore.open(tiny_stores[store])
         logmels = [np.asarray(st.frames(i), np.float32) for i in range(5)]
         single = np.stack([run.predict_logmel(x) for x in logmels])
-        np.testing.assert_allclose(probabilities_from_logmels(run, logmels), single, atol=1e-5)
+        np.testing.assert_allclose(run.predict_logmels(logmels), single, atol=1e-5)
 
 
 def test_damaged_or_foreign_model_files_are_refused_in_one_line(tiny_runs, tmp_path):

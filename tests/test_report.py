@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accent.curve import ALL, cap_sizes, parse_sizes, summarize_curve
+from accent.curve import ALL, summarize_curve
 from accent.layout import CURVE_COLUMNS
 from accent.errors import AccentError
 from accent.evaluate import recording_metrics
@@ -278,15 +278,6 @@ def test_report_rejects_a_directory_without_run_json(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(AccentError, match="run.json"):
         build_report([tmp_path / "empty"], tmp_path / "report", progress=False)
-
-
-def test_curve_sizes_are_parsed_and_capped():
-    assert parse_sizes("20,5,all,5") == [5, 20, ALL]
-    assert cap_sizes([5, 10, 50, ALL], largest_class=30) == ([5, 10, ALL], [50])
-    assert cap_sizes([5, 50], largest_class=30) == ([5, ALL], [50])
-    assert cap_sizes([5, 10], largest_class=30) == ([5, 10], [])
-    with pytest.raises(AccentError, match="--sizes"):
-        parse_sizes("5,ten")
 
 
 # ------------------------------------------------------------------ tiny real runs: curve, report, predict

@@ -20,6 +20,7 @@ from accent.corpora.saa import load_saa
 from accent.corpora.usermanifest import load_user_manifest
 from accent.errors import AccentError
 from accent.manifest import DropLog, apply_label_map, filter_classes, finalize, summarize, write_manifest
+from accent.speakers import DEFAULT_THRESHOLD, infer_speakers, unknown_speaker
 from accent.splits import speaker_disjoint_split
 
 CORPORA = {
@@ -76,8 +77,6 @@ def build_manifest(corpus: str, root: str | Path, *, label_column: str | None = 
 
 
 def _infer_speakers(df: pd.DataFrame, log: DropLog, threshold: float | None) -> pd.DataFrame:
-    from accent.speakers import DEFAULT_THRESHOLD, infer_speakers, unknown_speaker
-
     n_unknown = int(unknown_speaker(df).sum())
     df = infer_speakers(df, DEFAULT_THRESHOLD if threshold is None else threshold)
     if n_unknown:  # the loader's remark that such clips are each their own speaker no longer holds

@@ -33,7 +33,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ from accent.progress import Progress as tqdm  # plain lines when stderr is not a
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
 from accent import sysdeps
 from accent.errors import AccentError
+from accent.executors import add_executor_options, map_ordered, open_executor
 from accent.fileio import write_text_atomic
 from accent.resources import resource_path
 from accent.layout import CV_CLIPS, CV_VALIDATED, SAA_AUDIO_SUFFIX, SAA_METADATA, SAA_RECORDINGS
@@ -427,7 +427,8 @@ def _write_metadata(layout: str, out: Path, rows: list[list[str]]) -> Path:
 
 
 def generate_corpus(layout: str, out_dir: str | Path, speakers_per_accent: int | None = None, seed: int = 0,
-                    workers: int | None = None, accents: list[str] | None = None) -> Path:
+                    workers: int | None = None, accents: list[str] | None = None, executor: str = "processes",
+                    scheduler: str | None = None) -> Path:
     """Write a synthetic corpus in the real ``saa`` or ``cv`` layout under ``out_dir``; return ``out_dir``.
 
     Rerunning resumes (clips already on disk are skipped); with the same parameters on a finished
@@ -453,7 +454,7 @@ def generate_corpus(layout: str, out_dir: str | Path, speakers_per_accent: int |
 
     clips, rows = (plan_saa if layout == "saa" else plan_cv)(out, counts, seed)
     todo = [c for c in clips if not Path(c.path).is_file()]
-    failures = _render_all(todo, workers, f"synth {layout}", encoder)
+    failures = _render_all(todo, workers, f"synth {layout}", encoder, executor, scheduler)
     if failures:
         for line in failures[:10]:
             print(f"synth: skipped {line}", file=sys.stderr)
@@ -464,19 +465,20 @@ def generate_corpus(layout: str, out_dir: str | Path, speakers_per_accent: int |
     return out
 
 
-def _render_all(clips: list[Clip], workers: int | None, desc: str, encoder: str = "sox") -> list[str]:
+def _render_all(clips: list[Clip], workers: int | None, desc: str, encoder: str = "sox",
+                executor: str = "processes", scheduler: str | None = None) -> list[str]:
+    """Render every clip (in this process for one local worker, else on the executor); the failures."""
     render = partial(_render, encoder=encoder)
     workers = max(1, workers or os.cpu_count() or 1)
     bar = tqdm(total=len(clips), desc=desc, unit="clip", file=sys.stderr, disable=not clips)
     failures: list[str] = []
-    if workers == 1:
-        results = map(render, clips)
-        for err in results:
+    if workers == 1 and executor == "processes":
+        for err in map(render, clips):
             failures += [err] if err else []
             bar.update()
     else:
-        with Pool(workers) as pool:
-            for err in pool.imap_unordered(render, clips, chunksize=2):
+        with open_executor(executor, scheduler, workers) as pool:
+            for err in map_ordered(pool, render, clips, chunksize=2):
                 failures += [err] if err else []
                 bar.update()
     bar.close()
@@ -491,7 +493,8 @@ def _write_json(path: Path, obj: dict) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     out = generate_corpus(args.layout, args.out, speakers_per_accent=args.speakers_per_accent, seed=args.seed,
-                          workers=args.workers, accents=args.accents.split(",") if args.accents else None)
+                          workers=args.workers, accents=args.accents.split(",") if args.accents else None,
+                          executor=args.executor, scheduler=args.scheduler)
     print(f"synthetic {args.layout} corpus ready in {out}")
     return 0
 
@@ -507,4 +510,5 @@ def add_cli(sub) -> None:
     p.add_argument("--accents", default=None, help="comma-separated subset of accents (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
+    add_executor_options(p, shards=False)
     p.set_defaults(func=run_synth)

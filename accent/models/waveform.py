@@ -10,6 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from accent.audio import load_audio
+from accent.backbones import get_backbone
+
 MODEL_KIND = "waveform"
 TRAIN_CROP_S = (1.6, 3.0)   # training crops: one length per batch drawn from this range (1.6 s = one
                             # Resemblyzer partial, the length GE2E was trained on)
@@ -63,8 +66,6 @@ def build_waveform_model(config: dict, backbone=None) -> WaveformClassifier:
     """The architecture of a saved run with random weights (its state dict is loaded next), so
     loading a fine-tuned run needs no pretrained weights file; or, given ``backbone``, its
     pretrained body."""
-    from accent.backbones import get_backbone
-
     body = backbone.torch_module() if backbone is not None else \
         get_backbone(config["backbone"], random_init=True).torch_module()
     return WaveformClassifier(body, config)
@@ -72,6 +73,4 @@ def build_waveform_model(config: dict, backbone=None) -> WaveformClassifier:
 
 def decode(backbone, path: str) -> np.ndarray:
     """One recording as the backbone's module is fed it; AudioError for an unusable clip."""
-    from accent.audio import load_audio
-
     return backbone.preprocess(load_audio(path, backbone.sample_rate))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from accent.errors import AccentError
 from accent.fileio import write_text_atomic
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.report.answer import transfer_answer
 from accent.report.document import Document, fmt
 from accent.report.runs import load_runs, speaker_intervals
@@ -25,8 +26,6 @@ __all__ = ["build_report", "fmt", "transfer_answer"]
 def build_report(run_dirs: list[str | Path], out: str | Path, curve: str | Path | None = None, *,
                  n_boot: int = 1000, embeddings: bool = True, progress: bool = True) -> Path:
     """Write ``out/report.md``, ``out/report.html`` and ``out/figures/*.png``; return the .md path."""
-    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
-
     if not run_dirs and curve is None:
         raise AccentError("nothing to report: give --runs RUNDIR... and/or --curve CURVEDIR")
     out = Path(out)

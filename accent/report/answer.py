@@ -20,6 +20,7 @@ import pandas as pd
 
 from accent.curve import ALL, WITH_SOURCE, size_key
 from accent.layout import Mode
+from accent.methods import find_method
 from accent.report.document import DIGITS, _missing, fmt_mean_std
 
 FINETUNE, SCRATCH = Mode.FINETUNE.value, Mode.SCRATCH.value
@@ -33,17 +34,8 @@ WHAT = {SOURCE: "the best mode that uses the source", LITERATURE: "the best pret
 def series_group(series: str, mode: str) -> str | None:
     """What a curve series is: ``source`` (uses the pretrained source), ``literature`` (a backbone
     pretrained elsewhere) or ``source-free`` (baseline, scratch, aligned without the source, MFCC)."""
-    if mode == Mode.ALIGNED:
-        return SOURCE if series == f"{mode}-{WITH_SOURCE}" else SOURCE_FREE
-    if mode in (Mode.BASELINE, Mode.SCRATCH):
-        return SOURCE_FREE
-    if mode in (Mode.EXTRACT, Mode.FINETUNE):
-        backbone = series[len(mode) + 1:] if series != mode else OUR_NETWORK
-        parts = set(backbone.split("+"))
-        if OUR_NETWORK in parts:
-            return SOURCE
-        return SOURCE_FREE if parts == {MFCC} else LITERATURE
-    return None
+    method = find_method(mode)
+    return None if method is None else method.series_group(series)
 
 
 def _size_phrase(size: str, n_train: float) -> str:

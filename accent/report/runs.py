@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accent.layout import Mode, mode_rank, read_predictions, require_run_json
-
-PRETRAIN_MODE = Mode.PRETRAIN.value
+from accent.layout import read_predictions, require_run_json
+from accent.methods import find_method, mode_rank
 
 
 @dataclass
@@ -26,6 +25,12 @@ class RunRecord:
     @property
     def mode(self) -> str:
         return str(self.run.get("mode", "?"))
+
+    @property
+    def is_source(self) -> bool:
+        """A pretrained source run (``accent pretrain``), not a transfer run."""
+        method = find_method(self.mode)
+        return method is not None and not method.transfer
 
     @property
     def test_metrics(self) -> dict:
@@ -53,7 +58,7 @@ def load_runs(paths: list[str | Path]) -> list[RunRecord]:
     unique = list(dict.fromkeys(Path(p) for p in paths))
     records = [RunRecord(name, p, require_run_json(p), read_predictions(p, split="test"))
                for name, p in zip(run_names(unique), unique)]
-    order = lambda r: (r.mode != PRETRAIN_MODE, mode_rank(r.mode), r.name)  # noqa: E731
+    order = lambda r: (not r.is_source, mode_rank(r.mode), r.name)  # noqa: E731
     return sorted(records, key=order)
 
 
@@ -61,7 +66,7 @@ def speaker_intervals(record: RunRecord, n_boot: int) -> dict | None:
     """95 % intervals resampling speakers of the test predictions, or None without predictions."""
     if record.test_predictions is None or record.test_predictions.empty:
         return None
-    from accent.metrics import bootstrap_intervals
+    from accent.metrics import bootstrap_intervals  # scikit-learn: kept out of start-up
 
     with warnings.catch_warnings():   # a resample that misses a class is expected, not news
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
@@ -74,7 +79,7 @@ def confusion_of(record: RunRecord) -> tuple[np.ndarray, list[str]] | None:
     labels = list(record.run.get("labels") or [])
     confusion = record.test_metrics.get("confusion")
     if confusion is None and record.test_predictions is not None and len(record.test_predictions):
-        from accent.metrics import recording_metrics
+        from accent.metrics import recording_metrics  # scikit-learn: kept out of start-up
 
         preds = record.test_predictions
         confusion = recording_metrics(preds["label"].tolist(), preds["pred"].tolist(), labels)["confusion"]

@@ -13,7 +13,8 @@ from accent.fileio import read_json_or_none
 from accent.layout import CURVE_CSV, CURVE_JSON, read_curve, read_run_json
 from accent.report.answer import answer_paragraphs
 from accent.report.document import Document, _missing, fmt, fmt_interval, fmt_mean_std
-from accent.report.runs import PRETRAIN_MODE, RunRecord, confusion_of
+from accent.report.runs import RunRecord, confusion_of
+from accent.store import FeatureStore
 
 METRIC_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1"}
 MAX_EMBEDDED_RECORDINGS = 400   # per store: enough for a readable scatter, quick on a CPU
@@ -159,8 +160,7 @@ def _chance(curve_dir: Path, table: pd.DataFrame) -> float | None:
 def embed_store(source_dir: Path, features: str | Path, limit: int = MAX_EMBEDDED_RECORDINGS, seed: int = 0):
     """Embeddings (n, d) of the network in run ``source_dir`` and labels of up to ``limit`` test
     recordings of a store (all splits if it has no test)."""
-    from accent.embeddings import network_embeddings
-    from accent.store import FeatureStore
+    from accent.embeddings import network_embeddings  # torch: kept out of start-up (the report imports without it)
 
     store = FeatureStore.open(features)
     index = store.index.reset_index(drop=True)
@@ -184,7 +184,7 @@ def project_2d(vectors: np.ndarray) -> np.ndarray:
 
 def embedding_section(doc: Document, records: list[RunRecord], out: Path) -> None:
     """Recording embeddings of the pretrained network on its own test set and on the target's."""
-    source = next((r for r in records if r.mode == PRETRAIN_MODE), None)
+    source = next((r for r in records if r.is_source), None)
     if source is None:
         return
     doc.heading(2, "Embeddings of the pretrained network")

@@ -20,7 +20,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from accent.errors import AccentError
+from accent.errors import AccentError, check_keys
 
 SECTIONS = ("model", "train")
 RECIPES = ("pretrain", "scratch", "finetune", "waveform_finetune")
@@ -62,8 +62,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        check_keys(d, {f.name for f in fields(cls)}, "training setting")
+        return cls(**d)
 
 
 RECIPE_KEYS = {f.name for f in fields(TrainConfig)} - {"seed", "device", "compile"}

@@ -28,6 +28,7 @@ from accent.devices import autocast, init_distributed, resolve_device, world
 from accent.layout import TRAIN_STATE
 from accent.metrics import balanced_accuracy_codes
 from accent.metrics import softmax_rows
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.training.config import TrainConfig
 from accent.training.rundir import network_checkpoint, network_fields, record_run
 
@@ -116,8 +117,6 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
     Returns {"best_epoch", "epochs_run", "history", "train_seconds", "kept_start"}; ``model`` ends on
     the CPU with the best weights. ``out/train_state.pt`` holds everything needed to resume after each epoch.
     """
-    from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
-
     device = resolve_device(cfg.device)
     init_distributed(device)
     rank, size = world()

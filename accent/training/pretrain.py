@@ -18,10 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from accent.aligned import fit_store_source
+from accent.backbones import get_backbone
+from accent.backbones.names import ACCENT, can_finetune
 from accent.devices import world
+from accent.embeddings import embed_rows
+from accent.errors import AccentError
 from accent.layout import ALIGNED_SOURCE, Mode, finished_run
 from accent.manifest import same_passage
 from accent.models import PRESETS, build_model, model_config
+from accent.models.waveform import WaveformClassifier, waveform_model_config
 from accent.splits import splits_from_index
 from accent.store import FeatureStore
 from accent.training import config
@@ -68,8 +74,6 @@ def aligned_source(store, out: Path, force: bool, progress: bool, rows=None) -> 
     if world()[0] != 0 or not (force or same_passage(store.index)):  # torchrun: rank 0 writes the run's files
         return None
     if not path.is_file():
-        from accent.aligned import fit_store_source
-
         if rows is None:
             rows = splits_from_index(store.index, str(store.root)).train
         fit_store_source(store, rows, path, progress=progress)
@@ -80,11 +84,6 @@ def _pretrain_from(init: str, store, data, out: Path, overlay: dict, *, seed: in
                   resume: bool, progress: bool, features) -> dict:
     """The first stage of the two-stage chain: the pretrained waveform backbone ``init`` with a
     linear probe on its frozen embeddings, fine-tuned on the store (WaveformTask, waveform_finetune recipe)."""
-    from accent.backbones import get_backbone
-    from accent.embeddings import ACCENT, can_finetune, embed_rows
-    from accent.errors import AccentError
-    from accent.models.waveform import WaveformClassifier, waveform_model_config
-
     if init.startswith(ACCENT) or not can_finetune(init):
         raise AccentError(f"--init {init!r}: give a pretrained waveform backbone (e.g. resemblyzer; see "
                           "`accent doctor`), or leave --init out to start from random weights")

@@ -1,7 +1,7 @@
 """The one writer of run directories (RUNDIR): checkpoint.pt, predictions.csv, then run.json.
 
-Every kind of run (a trained network of either kind, a scikit-learn classifier, a passage-aligned
-model, the aggregate of a k-fold run) goes through :func:`record_run` or :func:`write_aggregate`, so their records have the
+Every kind of run (a trained network of either kind, a scikit-learn classifier, a fitted method that
+saves itself such as the passage-aligned model, the aggregate of a k-fold run) goes through :func:`record_run` or :func:`write_aggregate`, so their records have the
 same fields in the same order. run.json is written last: its presence marks a finished run.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from accent.checkpoint import save_atomic
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.layout import (ALIGNED_MODEL, CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SPLITS, TRAIN_STATE, Mode,
-                           predictions_table)
+from accent.layout import CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SPLITS, TRAIN_STATE, predictions_table
 from accent.manifest import recordings_with_inferred_speaker, recordings_without_speaker_id
 from accent.metrics import split_metrics
 
@@ -38,16 +38,15 @@ def training_data_summary(index: pd.DataFrame, train_rows: np.ndarray) -> dict:
             "dataset": dataset_summary(index)}
 
 
-def write_run(out: Path, ckpt: dict, run_json: dict, table: pd.DataFrame) -> dict:
-    """checkpoint.pt (an aligned run: aligned_model.npz, plain arrays), predictions.csv, then run.json
-    last; the training state is then removed."""
+def write_run(out: Path, ckpt, run_json: dict, table: pd.DataFrame) -> dict:
+    """checkpoint.pt (a checkpoint dict), or the model file(s) a fitted method writes itself
+    (``ckpt.save(out)``: aligned_model.npz), predictions.csv, then run.json last; the training state
+    is then removed."""
     out.mkdir(parents=True, exist_ok=True)
-    if ckpt.get("mode") == Mode.ALIGNED.value:
-        from accent.aligned import save_model
-
-        save_model(out / ALIGNED_MODEL, ckpt["aligned_model"], ckpt["feature_config"])
-    else:
+    if isinstance(ckpt, dict):
         save_atomic(ckpt, out / CHECKPOINT)
+    else:
+        ckpt.save(out)
     write_csv_atomic(table, out / PREDICTIONS)
     write_json_atomic(out / RUN_JSON, run_json, default=float)
     (out / TRAIN_STATE).unlink(missing_ok=True)
@@ -62,17 +61,20 @@ def write_aggregate(out: Path, run_json: dict, table: pd.DataFrame) -> dict:
 
 
 def record_run(out: Path, *, mode: str, labels: list[str], index: pd.DataFrame, rows: np.ndarray,
-               probs: np.ndarray, train_rows: np.ndarray, info: dict, fields: dict, ckpt: dict,
+               probs: np.ndarray, train_rows: np.ndarray, info: dict, fields: dict, ckpt,
                write: bool = True) -> dict:
     """Score ``probs`` of ``rows`` (val and test) and write the run.
 
     ``fields`` are the run's own run.json fields in order, with a ``"metrics"`` slot; ``ckpt`` the
-    checkpoint with a ``"metrics"`` slot. Both slots are filled with the val/test metrics here.
+    checkpoint with a ``"metrics"`` slot, or a fitted model that saves itself (:func:`write_run`).
+    The slots are filled with the val/test metrics here.
     ``write`` is False on the ranks of a torchrun job other than 0 (they return the record only)."""
     table = predictions_table(index, rows, probs, labels)
     metrics = split_metrics(table, labels)
     run_json = {**info, "mode": mode, "labels": labels, **fields, **training_data_summary(index, train_rows)}
-    run_json["metrics"] = ckpt["metrics"] = metrics
+    run_json["metrics"] = metrics
+    if isinstance(ckpt, dict):
+        ckpt["metrics"] = metrics
     if write:
         write_run(out, ckpt, run_json, table)
     return run_json
@@ -111,16 +113,8 @@ def classifier_fields(classifier: str, seconds: float) -> dict:
 
 def classifier_checkpoint(mode: str, labels: list[str], store, arrays: dict, classifier: str, seed: int,
                           extra: dict) -> dict:
-    import torch
-
     return {"format": RUN_FORMAT, "mode": mode, "labels": labels, "feature_config": store.config.to_dict(),
             "norm_mean": torch.from_numpy(np.asarray(store.mean, np.float32)),
             "norm_std": torch.from_numpy(np.asarray(store.std, np.float32)), "sklearn": arrays,
             "state_dict": None, "model_config": None, "train_config": {"classifier": classifier, "seed": seed},
             "metrics": None, "epoch": None, "optimizer": None, "history": [], **extra}
-
-
-def aligned_checkpoint(model, feature_config) -> dict:
-    """What :func:`write_run` saves of an aligned run: the fitted :class:`accent.aligned.AlignedModel`
-    as ``aligned_model.npz`` (its labels and feature config inside), in place of checkpoint.pt."""
-    return {"mode": Mode.ALIGNED.value, "aligned_model": model, "feature_config": feature_config, "metrics": None}

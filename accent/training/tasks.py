@@ -22,6 +22,7 @@ from accent.errors import AccentError
 from accent.features import crop_frames
 from accent.models.outputs import recording_outputs, waveform_logprobs
 from accent.models.waveform import TRAIN_CROP_S, WaveformClassifier, decode
+from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.splits import SplitData
 from accent.store import crop_at
 from accent.training.config import TrainConfig
@@ -103,8 +104,6 @@ class WaveformTask:
 
     def decode_rows(self, rows: np.ndarray, what: str) -> list[np.ndarray]:
         """Waveforms of store rows, in memory; refuses more than ``MAX_CACHED_AUDIO_S`` of audio."""
-        from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
-
         index = self.store.index
         seconds = float(index["duration_s"].iloc[rows].astype(float).sum()) if "duration_s" in index else 0.0
         if seconds > MAX_CACHED_AUDIO_S:

@@ -1,7 +1,7 @@
 """Golden outputs: one fixed-seed, one-thread pass over every stage, reduced to a comparable digest.
 
 Covers pretrain, the four transfer modes, a 3-fold baseline, a small learning curve, evaluate and
-predict on tiny generated stores, and (when espeak-ng and the Resemblyzer weights are present) an
+predict on tiny generated stores, an aligned run and its evaluation on a generated same-passage store, and (when espeak-ng and the Resemblyzer weights are present) an
 extract and a tiny fine-tune of Resemblyzer on a spoken store. The digest keeps, per run: run.json
 and the checkpoint's plain values without timing fields, a SHA-256 of every tensor and
 scikit-learn array, and predictions.csv verbatim. ``tests/test_golden.py`` recomputes it and
@@ -30,9 +30,10 @@ GOLDEN = HERE / "golden.json"
 OLD_RUNS = HERE.parent / "old_runs"
 sys.path.insert(0, str(HERE.parent))   # tests/ for conftest's tiny-store generator
 
-from conftest import make_tiny_store  # noqa: E402
+from conftest import make_passage_store, make_tiny_store  # noqa: E402
 
 TIMING_KEYS = {"train_seconds", "seconds"}
+SPEECH_SKIPPED = "speech/skipped"   # why the speech entries were not produced (None when they were); not stored
 TINY_MODEL = {"channels": [24, 24], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 32, "embed_dim": 16}
 TINY_TRAIN = {"min_crops_per_epoch": 64, "patience": 10}
 MODES = ("baseline", "scratch", "extract", "finetune")
@@ -73,6 +74,9 @@ def run_digest(rundir: Path, work: str) -> dict:
     if (rundir / "checkpoint.pt").is_file():
         digest["checkpoint"] = _plain(torch.load(rundir / "checkpoint.pt", map_location="cpu", weights_only=True),
                                       work)
+    if (rundir / "aligned_model.npz").is_file():
+        with np.load(rundir / "aligned_model.npz") as z:
+            digest["aligned_model"] = {k: _sha(z[k]) for k in sorted(z.files)}
     return digest
 
 
@@ -97,18 +101,19 @@ def test_audio(work: Path) -> list[Path]:
     return paths
 
 
-def speech_store(work: Path) -> Path | None:
-    """14 espeak-ng clips, featurized; None when espeak-ng or the Resemblyzer weights are missing."""
+def speech_store(work: Path) -> tuple[Path | None, str | None]:
+    """(14 espeak-ng clips, featurized; None) or (None, why not) when espeak-ng or the Resemblyzer
+    weights are missing."""
     if shutil.which("espeak-ng") is None:
-        return None
+        return None, "espeak-ng is not installed (apt-get install espeak-ng)"
     from accent.errors import AccentError
 
     try:
         from accent.backbones import get_backbone
 
         get_backbone("resemblyzer")
-    except AccentError:
-        return None
+    except AccentError as exc:
+        return None, f"the Resemblyzer weights are missing: {exc}"
     from accent.featurize import featurize
     from accent.manifest import finalize
 
@@ -123,7 +128,7 @@ def speech_store(work: Path) -> Path | None:
             rows.append({"utt_id": f"{label}{k}", "path": str(path), "speaker": f"{label}{k}", "label": label,
                          "split": split})
     featurize(finalize(pd.DataFrame(rows), "synthetic"), root / "feats", workers=1, progress=False)
-    return root / "feats"
+    return root / "feats", None
 
 
 def resemblyzer_cache_name(features: str) -> str:
@@ -189,7 +194,12 @@ def produce(work: Path, speech: bool = True) -> dict:
         for mode in OLD_RUN_MODES:
             out[f"predict/{mode}"] = _plain(predict_files(runs / mode, clips, k=2), w)
 
-        feats = speech_store(work) if speech else None
+        passage = make_passage_store(work / "passage", 3, {"train": 4, "val": 2, "test": 3}, seed=13)
+        run_transfer(passage, "aligned", runs / "aligned", seed=0, progress=False)
+        out["run/aligned"] = run_digest(runs / "aligned", w)
+        out["evaluate/aligned"] = _plain(evaluate_run(runs / "aligned", passage, split="test", progress=False), w)
+
+        feats, out[SPEECH_SKIPPED] = speech_store(work) if speech else (None, "not asked for (speech=False)")
         if feats is not None:
             run_transfer(feats, "extract", runs / "extract-resemblyzer", backbone="resemblyzer", progress=False)
             run_transfer(feats, "finetune", runs / "finetune-resemblyzer", backbone="resemblyzer",
@@ -220,6 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         digest = produce(Path(tmp))
+        digest.pop(SPEECH_SKIPPED)
         if args.old_runs is not None:
             copy_old_runs(Path(tmp), args.old_runs)
     GOLDEN.write_text(json.dumps(digest, indent=1, sort_keys=True) + "\n")
