@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from accent.audio import load_audio
-from accent.errors import AccentError, AudioError
 from accent.duplicates import duplicate_warning
+from accent.errors import AccentError, AudioError
 from accent.executors import (Shard, add_executor_options, count_lines, map_ordered, n_workers, open_executor,
                               relax_malloc_trim, run_shards, shard_count)
 from accent.features import FeatureConfig, _mel_transform, log_mel, log_mel_batch, preprocess
