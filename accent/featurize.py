@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from accent.audio import load_audio
+from accent.duplicates import duplicate_warning
 from accent.errors import AccentError, AudioError
 from accent.executors import (Shard, add_executor_options, count_lines, map_ordered, n_workers, open_executor,
                               relax_malloc_trim, run_shards, shard_count)
@@ -460,7 +461,15 @@ def run_featurize(args) -> int:
             result = featurize_sharded(manifest, args.out, cfg, executor=executor, n_shards=args.n_shards,
                                        progress=not args.quiet)
     print(result.summary())
+    _warn_duplicates(args.out)
     return 0
+
+
+def _warn_duplicates(out) -> None:
+    """Recordings whose decoded audio is another's (:mod:`accent.duplicates`), said on stderr."""
+    warning = duplicate_warning(FeatureStore.open(out))
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def run_merge(args) -> int:

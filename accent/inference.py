@@ -89,6 +89,8 @@ def load_run(path: str | Path) -> Run:
         if not path.is_dir():
             raise AccentError(f"run directory {path} not found: train one with `accent pretrain --out {path}` "
                               "(or give a .accent file from `accent export`)")
+        if (path / RUN_JSON).is_file() and is_kfold_aggregate(require_run_json(path)):
+            raise AccentError(kfold_message(path, require_run_json(path)))
         ckpt = read_own_model(path) or load_checkpoint(path / CHECKPOINT)
         run_json = require_run_json(path) if (path / RUN_JSON).is_file() else {}
         damaged, fix = f"checkpoint {path / CHECKPOINT}", "retrain it"
@@ -97,6 +99,19 @@ def load_run(path: str | Path) -> Run:
     except (KeyError, RuntimeError, TypeError) as exc:
         raise AccentError(f"{damaged} does not match its model config "
                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): {fix}") from None
+
+
+def is_kfold_aggregate(run_json: dict) -> bool:
+    """A k-fold run's own directory (its folds, ``foldN/``, are ordinary runs with ``fold`` set)."""
+    return bool(run_json.get("folds")) and run_json.get("fold") is None
+
+
+def kfold_message(path: Path, run_json: dict) -> str:
+    """Why a k-fold run directory cannot predict, and how to get a model that can."""
+    return (f"{path} is a {run_json['folds']}-fold cross-validation run: k-fold runs keep no model of their own "
+            f"(each fold's model saw part of the data); train one on all of it with the same command without "
+            f"--folds: `accent transfer --features {run_json.get('features') or 'FEATDIR'} --mode {run_json.get('mode')} "
+            f"--out RUNDIR`")
 
 
 def predict_store_rows(run: Run, store, rows: np.ndarray, progress: bool = False) -> np.ndarray:

@@ -25,6 +25,8 @@ SPLITS = ("train", "val", "test")
 # A recording whose corpus names no speaker becomes its own speaker, "utt-<utt_id>": splits stay
 # valid, and reports can still tell that speaker-disjointness is not guaranteed for it.
 NO_SPEAKER_PREFIX = "utt-"
+# Set where speakers were inferred by clustering voices (accent.speakers): approximate, not named by the corpus.
+SPEAKER_INFERRED = "speaker_inferred"
 SAME_PASSAGE_SHARE = 0.9   # a corpus reads one passage when at least this share of its recordings share one text
 SAME_PASSAGE_CORPORA = ("saa",)   # corpora that are one passage by construction (the Speech Accent Archive)
 
@@ -37,6 +39,13 @@ def own_speaker(utt_ids: pd.Series) -> pd.Series:
 def recordings_without_speaker_id(df: pd.DataFrame) -> int:
     """How many recordings carry a made-up speaker id (see :data:`NO_SPEAKER_PREFIX`)."""
     return int((df["speaker"].astype(str) == own_speaker(df["utt_id"])).sum())
+
+
+def recordings_with_inferred_speaker(df: pd.DataFrame) -> int:
+    """How many recordings have a speaker inferred from their voice (:data:`SPEAKER_INFERRED`)."""
+    if SPEAKER_INFERRED not in df:
+        return 0
+    return int(df[SPEAKER_INFERRED].astype(str).str.lower().isin(["true", "1"]).sum())
 
 
 def same_passage(index: pd.DataFrame) -> bool:
@@ -159,6 +168,9 @@ def summarize(df: pd.DataFrame, log: DropLog | None = None, title: str = "manife
                 verdict = f"cannot be guaranteed ({n_unknown} of {len(df)} recordings have no speaker id)"
             else:
                 verdict = "yes" if splits_are_speaker_disjoint(df) else "NO"
+                n_inferred = recordings_with_inferred_speaker(df)
+                if n_inferred and verdict == "yes":
+                    verdict = f"inferred ({n_inferred} of {len(df)} recordings' speakers inferred from their voices)"
             lines.append("speaker-disjoint splits: " + verdict)
     for note in (log.notes if log else []):
         lines.append(f"note: {note}")

@@ -72,6 +72,12 @@ def speaker_kfold(df: pd.DataFrame, k: int = 5, seed: int = 0) -> pd.Series:
     spk_label = speaker_labels(df)
     if len(spk_label) < k:
         raise AccentError(f"{k}-fold cross-validation needs at least {k} speakers; the data has {len(spk_label)}")
+    speakers_per_class = spk_label.value_counts()
+    lone = sorted(map(str, speakers_per_class.index[speakers_per_class < 2]))
+    if lone:
+        raise AccentError(f"k-fold: class(es) {', '.join(lone)} have a single speaker, so the fold that tests it has "
+                          "no one to learn it from: drop such classes with --min-speakers 2 (accent manifest, or "
+                          "accent featurize --corpus) or add speakers")
     fold_of: dict[str, int] = {}
     load = np.zeros(k, dtype=int)
     for label in sorted(spk_label.unique()):

@@ -135,6 +135,7 @@ def test_cli_processes_with_shards_and_bad_scheduler(tmp_path, reference, capsys
     assert cli.main(["featurize", "--manifest", str(manifest_path), "--out", str(tmp_path / "p"),
                      "--workers", "2", "--shards", "3", "--quiet"]) == 0
     _same_store(single, tmp_path / "p")
+    assert "36 pair(s) of recordings" in capsys.readouterr().err   # the manifest names each of 6 clips 4 times
     assert cli.main(["featurize", "--manifest", str(manifest_path), "--out", str(tmp_path / "d"),
                      "--executor", "dask", "--scheduler", "nowhere", "--quiet"]) == 2
     err = capsys.readouterr().err

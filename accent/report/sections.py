@@ -34,6 +34,8 @@ def dataset_section(doc: Document, records: list[RunRecord]) -> None:
         splits = ds.get("splits") or {}
         no_ids = ds.get("speaker_ids") is False
         disjoint = "cannot be guaranteed" if no_ids else ("yes" if ds.get("speaker_disjoint") else "NO")
+        if disjoint == "yes" and ds.get("recordings_with_inferred_speaker"):
+            disjoint = "inferred"
         rows.append([features, ds.get("n_recordings", "n/a"), ds.get("n_speakers", "n/a"), ds.get("n_classes", "n/a"),
                      *(_split_count(splits.get(s)) for s in ("train", "val", "test")), disjoint])
         if no_ids:
@@ -42,6 +44,10 @@ def dataset_section(doc: Document, records: list[RunRecord]) -> None:
                          "(each counts as its own speaker), so "
                          "speaker-disjointness of its splits cannot be guaranteed: one person may appear in "
                          "both training and test data, which flatters its test scores.")
+        elif disjoint == "inferred":
+            notes.append(f"`{features}`: the speakers of {ds['recordings_with_inferred_speaker']} recordings were "
+                         "inferred by clustering their voices (`--infer-speakers`), so the splits are only as "
+                         "speaker-disjoint as that clustering (docs/benchmarks.md, \"Speaker inference\").")
         elif ds and not ds.get("speaker_disjoint"):
             notes.append(f"`{features}`: the splits are NOT speaker-disjoint; its test scores include voices "
                          "seen in training.")

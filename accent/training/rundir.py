@@ -16,7 +16,7 @@ import torch
 from accent.checkpoint import save_atomic
 from accent.fileio import write_csv_atomic, write_json_atomic
 from accent.layout import CHECKPOINT, PREDICTIONS, RUN_FORMAT, RUN_JSON, SPLITS, TRAIN_STATE, predictions_table
-from accent.manifest import recordings_without_speaker_id
+from accent.manifest import recordings_with_inferred_speaker, recordings_without_speaker_id
 from accent.metrics import split_metrics
 
 
@@ -27,7 +27,8 @@ def dataset_summary(index: pd.DataFrame) -> dict:
             "n_classes": int(index["label"].nunique()), "splits": per_split,
             "speaker_disjoint": bool((spk_splits <= 1).all()),
             "speaker_ids": recordings_without_speaker_id(index) == 0,
-            "recordings_without_speaker_id": recordings_without_speaker_id(index)}
+            "recordings_without_speaker_id": recordings_without_speaker_id(index),
+            **({"recordings_with_inferred_speaker": n} if (n := recordings_with_inferred_speaker(index)) else {})}
 
 
 def training_data_summary(index: pd.DataFrame, train_rows: np.ndarray) -> dict:
