@@ -9,11 +9,13 @@ when speakers read different sentences (Common Voice): use the MFCC or speaker-e
 The chain, torch-free, from stored log-mels (any :class:`accent.features.FeatureConfig`; the
 development protocol uses 8 kHz):
 
-1. :func:`recording_sequence`: log-mel frames averaged into ``block_ms`` blocks, DCT to ``n_mfcc``
-   MFCCs, mean and variance normalised per recording (removes the channel and most of the voice level);
+1. :func:`recording_sequence` (the alignment engine's, :mod:`accent.alignment`): log-mel frames
+   averaged into ``block_ms`` blocks, DCT to ``n_mfcc`` MFCCs, mean and variance normalised per
+   recording (removes the channel and most of the voice level);
 2. :func:`select_references`: reference recordings of the passage, the English readings at
    length quantiles (0.5, 0.2, 0.8), from the training rows or from a source corpus;
-3. :func:`aligned_features`: DTW (``librosa.sequence.dtw``) on c1..c9 against a reference; for each
+3. :func:`aligned_features`: banded DTW (:func:`accent.alignment.align`) on c1..c9 against a reference
+   (or a path from the engine's cache, :func:`path_features`); for each
    ``segment_s`` of the reference, the mean c0..c9 of the recording's blocks aligned to it and log1p of
    how many there are (a local speaking rate);
 4. :class:`NAP` (nuisance attribute projection): standardise, then remove the leading eigenvectors of
@@ -21,6 +23,11 @@ development protocol uses 8 kHz):
    or on a source corpus and saved as plain arrays;
 5. :class:`AlignedClassifier`: per reference, StandardScaler + class-balanced logistic regression;
    the log-probabilities are averaged over the references.
+
+The DTW cost also says whether a clip reads the passage at all: :class:`PassageCalibration`, fitted
+on the training rows, gives each clip a ``passage_match`` in 0..1 (off passage below
+:data:`PASSAGE_MATCH_THRESHOLD`). :func:`store_features` and :func:`cross_validate` take every
+alignment from the engine's cache beside the store, so folds and curve points never align twice.
 
 :class:`PassageFeaturizer` holds steps 2-3 and :class:`AlignedModel` the whole chain. Both save to
 ``.npz`` files of plain arrays plus a JSON string (loaded with ``allow_pickle=False``).
@@ -33,14 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
+from accent import alignment
 from accent.errors import AccentError, check_keys
-from accent.features import mfcc_from_logmel
 from accent.featurize import featurize_clip
 from accent.fileio import atomic_path
 
 FORMAT = "accent-aligned/1"
 REFERENCE_LABEL = "english"
-STD_FLOOR = 1e-6
+STD_FLOOR = alignment.STD_FLOOR
+NAP_SPAN_DIVISOR = 2   # NAP removes at most this fraction (1/2) of the within-class span of few rows
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,13 @@ class AlignedConfig:
     segment_s: float = 0.2            # reference segment length
     reference_quantiles: tuple[float, ...] = (0.5, 0.2, 0.8)
     n_nap: int = 30                   # within-language directions removed
-    C: float = 0.003                  # inverse L2 strength of the logistic regression
+    C: float = 3e-5                   # inverse L2 strength: strong shrinkage keeps small classes alive (docs/benchmarks.md)
     max_iter: int = 3000
+    band: float = alignment.AlignSpec.band   # DTW band, a fraction of the longer sequence
+
+    def spec(self) -> alignment.AlignSpec:
+        """The alignment engine's settings of this recipe."""
+        return alignment.AlignSpec(self.n_mfcc, self.block_ms, self.align_coeffs, self.band)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,30 +79,16 @@ class AlignedConfig:
         return cls(**d)
 
 
-# -- 1. sequences ------------------------------------------------------------------------------
-
-def block_frames(hop_ms: float, block_ms: float) -> int:
-    """How many stored frames make one block (at least one)."""
-    return max(1, int(round(block_ms / hop_ms)))
-
+# -- 1. sequences (the alignment engine's) -------------------------------------------------------
 
 def recording_sequence(logmel: np.ndarray, hop_ms: float, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
-    """Per-recording normalised MFCC blocks, float32 (n_blocks, n_mfcc), from log-mel frames (n, n_mels)."""
-    x = np.asarray(logmel, dtype=np.float32)
-    k = block_frames(hop_ms, cfg.block_ms)
-    n = len(x) // k
-    if n < 2:
-        raise AccentError(f"recording too short for the aligned recipe: {len(x)} frames, need {2 * k}")
-    blocks = x[:n * k].reshape(n, k, -1).mean(axis=1)
-    mfcc = mfcc_from_logmel(blocks, cfg.n_mfcc)
-    return ((mfcc - mfcc.mean(0)) / np.maximum(mfcc.std(0), STD_FLOOR)).astype(np.float32)
+    """:func:`accent.alignment.recording_sequence` under the recipe's settings."""
+    return alignment.recording_sequence(logmel, hop_ms, cfg.spec())
 
 
 def store_sequences(store, rows=None, cfg: AlignedConfig = AlignedConfig()) -> list[np.ndarray]:
     """:func:`recording_sequence` of a feature store's rows (positions in ``store.index``; all by default)."""
-    rows = range(len(store.index)) if rows is None else rows
-    hop_ms = store.config.hop_ms
-    return [recording_sequence(store.frames(int(i)), hop_ms, cfg) for i in rows]
+    return alignment.store_sequences(store, rows, cfg.spec())
 
 
 def audio_sequence(path: str | Path, feature_config, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
@@ -129,26 +128,29 @@ def segment_blocks(cfg: AlignedConfig) -> int:
     return max(1, int(round(cfg.segment_s * 1000 / cfg.block_ms)))
 
 
-def aligned_features(seq: np.ndarray, ref: np.ndarray, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
-    """One recording against one reference: (n_segments * (feature_coeffs + 1),) float32.
+def path_features(seq: np.ndarray, path: np.ndarray, ref_len: int, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
+    """One recording along its DTW path to a reference of ``ref_len`` blocks:
+    (n_segments * (feature_coeffs + 1),) float32.
 
     Per reference segment: the mean of c0..c{feature_coeffs-1} over the distinct recording blocks the
-    DTW path maps into it, then log1p of their count. Every segment receives at least one block
+    path maps into it, then log1p of their count. Every segment receives at least one block
     because a DTW path visits every reference index.
     """
-    import librosa
-
-    lo, hi = cfg.align_coeffs
-    _, path = librosa.sequence.dtw(X=seq[:, lo:hi].T, Y=ref[:, lo:hi].T, metric="euclidean", backtrack=True)
     step = segment_blocks(cfg)
-    n_seg = int(np.ceil(len(ref) / step))
-    pairs = np.unique(np.stack([path[:, 1] // step, path[:, 0]], axis=1), axis=0)  # (segment, block), distinct
-    seg, blk = pairs[:, 0], pairs[:, 1]
-    counts = np.bincount(seg, minlength=n_seg).astype(np.float64)
-    sums = np.zeros((n_seg, cfg.feature_coeffs))
-    np.add.at(sums, seg, seq[blk, :cfg.feature_coeffs])
-    means = sums / np.maximum(counts, 1)[:, None]
+    n_seg = int(np.ceil(ref_len / step))
+    blk, seg = path[:, 0], path[:, 1] // step
+    # a path is monotone in both sequences: its distinct (block, segment) pairs are where either changes
+    new = np.r_[True, (np.diff(blk) != 0) | (np.diff(seg) != 0)]
+    blk, seg = blk[new], seg[new]
+    starts = np.flatnonzero(np.r_[True, np.diff(seg) != 0])   # every segment is visited, in order
+    counts = np.diff(np.r_[starts, len(seg)]).astype(np.float64)
+    means = np.add.reduceat(seq[blk, :cfg.feature_coeffs].astype(np.float64), starts, axis=0) / counts[:, None]
     return np.concatenate([means, np.log1p(counts)[:, None]], axis=1).ravel().astype(np.float32)
+
+
+def aligned_features(seq: np.ndarray, ref: np.ndarray, cfg: AlignedConfig = AlignedConfig()) -> np.ndarray:
+    """:func:`path_features` of one recording against one reference (aligned here, banded DTW)."""
+    return path_features(seq, alignment.align(seq, ref, cfg.spec()).path(), len(ref), cfg)
 
 
 @dataclass
@@ -165,15 +167,39 @@ class PassageFeaturizer:
 
     def transform(self, sequences: list[np.ndarray], progress: bool = False) -> list[np.ndarray]:
         """One (n_recordings, dim_r) float32 matrix per reference."""
+        return self.align(sequences, progress)[0]
+
+    def align(self, sequences: list[np.ndarray], progress: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+        """(one feature matrix per reference, normalised DTW costs (n_recordings, n_references)),
+        each recording aligned here against every reference."""
         if not self.references:
             raise AccentError("the passage featurizer has no references: fit it first")
         from tqdm import tqdm
 
-        out = [np.empty((len(sequences), self.dim(ref)), np.float32) for ref in self.references]
-        for n, seq in enumerate(tqdm(sequences, desc="align", unit="rec", disable=not progress, dynamic_ncols=True)):
-            for r, ref in enumerate(self.references):
-                out[r][n] = aligned_features(seq, ref, self.config)
-        return out
+        spec = self.config.spec()
+        found = [[alignment.align(seq, ref, spec) for ref in self.references]
+                 for seq in tqdm(sequences, desc="align", unit="rec", disable=not progress, dynamic_ncols=True)]
+        per_ref = [alignment.Alignments.of([row[r] for row in found]) for r in range(len(self.references))]
+        return self.from_alignments(sequences, per_ref)
+
+    def null_costs(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """(n_recordings, n_references) DTW costs against the time-reversed references: what a
+        clip costs when it has the passage's sounds in the wrong order (:func:`match_statistics`)."""
+        spec = self.config.spec()
+        return np.array([[alignment.align(seq, ref[::-1], spec).cost for ref in self.references]
+                         for seq in sequences]).reshape(len(sequences), len(self.references))
+
+    def from_alignments(self, sequences: list[np.ndarray],
+                        alignments: list[alignment.Alignments]) -> tuple[list[np.ndarray], np.ndarray]:
+        """What :meth:`align` returns, from alignments already computed (one per reference, e.g.
+        :func:`accent.alignment.store_alignments`' cache), in the order of ``sequences``."""
+        if len(alignments) != len(self.references):
+            raise AccentError(f"{len(alignments)} alignments for {len(self.references)} references")
+        blocks = [np.stack([path_features(seq, al.path(i), len(ref), self.config) for i, seq in enumerate(sequences)])
+                  if sequences else np.zeros((0, self.dim(ref)), np.float32)
+                  for ref, al in zip(self.references, alignments)]
+        costs = np.stack([al.costs for al in alignments], axis=1).astype(np.float64)
+        return blocks, costs.reshape(len(sequences), len(self.references))
 
     def dim(self, ref: np.ndarray) -> int:
         """Length of the feature vector against ``ref``."""
@@ -210,8 +236,9 @@ class NAP:
         Z = (X - self.mean_) / self.scale_
         classes = np.unique(y)
         W = np.concatenate([Z[y == c] - Z[y == c].mean(0) for c in classes])
-        # the within scatter has rank at most rows - classes: directions beyond it would be arbitrary
-        k = min(self.n_directions, max(0, len(W) - len(classes)), W.shape[1])
+        # the within scatter has rank at most rows - classes: directions beyond it would be arbitrary, and
+        # removing all of it would leave the classifier nothing but the class means: keep half at least
+        k = min(self.n_directions, max(0, len(W) - len(classes)) // NAP_SPAN_DIVISOR, W.shape[1])
         if k == 0:
             self.directions_ = np.zeros((X.shape[1], 0))
             return self
@@ -287,12 +314,12 @@ class AlignedClassifier:
         self.fixed_naps = naps is not None
 
     def fit(self, blocks: list[np.ndarray], y) -> "AlignedClassifier":
-        from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
         y = np.asarray(y)
-        if len(np.unique(y)) < 2:
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
             raise AccentError("the aligned classifier needs at least two classes in its training rows")
         if not self.fixed_naps:
             self.naps = [NAP(self.config.n_nap).fit(X, y) for X in blocks]
@@ -300,12 +327,18 @@ class AlignedClassifier:
             raise AccentError(f"{len(blocks)} feature blocks but {len(self.naps)} NAP projections")
         self.heads_ = []
         for nap, X in zip(self.naps, blocks):
-            model = make_pipeline(StandardScaler(), LogisticRegression(
-                C=self.config.C, class_weight="balanced", max_iter=self.config.max_iter, random_state=self.seed))
+            model = make_pipeline(StandardScaler(), self._head())
             model.fit(nap.transform(X), y)
             self.heads_.append(LinearHead.from_pipeline(model))
             self.classes_ = model.classes_
         return self
+
+    def _head(self):
+        """The linear classifier of one reference: class-balanced logistic regression."""
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.config.C, class_weight="balanced", max_iter=self.config.max_iter,
+                                  random_state=self.seed)
 
     def predict_log_proba(self, blocks: list[np.ndarray]) -> np.ndarray:
         logs = [head.log_proba(nap.transform(X)) for head, nap, X in zip(self.heads_, self.naps, blocks)]
@@ -342,8 +375,66 @@ def fit_source_naps(featurizer: PassageFeaturizer, sequences: list[np.ndarray], 
 
 # -- the whole chain and its files ---------------------------------------------------------------
 
+# -- "does this clip read the passage?" --------------------------------------------------------
+
+OFF_PASSAGE_Z = 3.5             # robust z beyond which a clip does not read the passage (docs/benchmarks.md)
+MATCH_SLOPE = 2.0               # how fast passage_match falls around OFF_PASSAGE_Z
+PASSAGE_MATCH_THRESHOLD = 0.5   # passage_match below this: the clip does not read the passage
+
+
+def match_statistics(costs: np.ndarray, null_costs: np.ndarray, lengths) -> np.ndarray:
+    """(n, 3): the DTW cost per path step, its ratio to the cost against the time-reversed
+    references, and the log length; each averaged over the references.
+
+    The ratio is what separates readings from other speech: a clip that reads the passage aligns
+    much better to a reference than to the same reference backwards (same sounds, wrong order);
+    noise, another sentence or a reversed reading align about as well (or as badly) to both.
+    The cost catches noise, the length clips too short to hold the passage.
+    """
+    costs, null_costs = np.atleast_2d(costs), np.atleast_2d(null_costs)
+    return np.column_stack([costs.mean(1), (costs / np.maximum(null_costs, STD_FLOOR)).mean(1),
+                            np.log(np.asarray(lengths, np.float64))])
+
+
+@dataclass
+class PassageCalibration:
+    """Median and robust scale (1.4826 MAD) of :func:`match_statistics` over the training rows.
+
+    A clip's off-passage score is the largest robust z of: a higher cost, a higher ratio, a
+    shorter length than the training readings; ``passage_match`` maps it to 0..1, crossing
+    :data:`PASSAGE_MATCH_THRESHOLD` at :data:`OFF_PASSAGE_Z`.
+    """
+    center: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, stats: np.ndarray) -> "PassageCalibration":
+        center = np.median(stats, axis=0)
+        return cls(center, np.maximum(1.4826 * np.median(np.abs(stats - center), axis=0), STD_FLOOR))
+
+    def z(self, stats: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(stats) - self.center) / self.scale
+        return np.max(z * np.array([1.0, 1.0, -1.0]), axis=1)
+
+    def match(self, stats: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(MATCH_SLOPE * (self.z(stats) - OFF_PASSAGE_Z)))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"match_center": self.center, "match_scale": self.scale}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "PassageCalibration | None":
+        """None for a model file saved before the calibration existed."""
+        if "match_center" not in arrays:
+            return None
+        return cls(np.asarray(arrays["match_center"], np.float64), np.asarray(arrays["match_scale"], np.float64))
+
+
+# -- the whole chain and its files ---------------------------------------------------------------
+
 class AlignedModel:
-    """Sequences in, probabilities out: :class:`PassageFeaturizer` then :class:`AlignedClassifier`.
+    """Sequences in, probabilities out: :class:`PassageFeaturizer` then :class:`AlignedClassifier`,
+    with a :class:`PassageCalibration` that tells whether a clip reads the passage at all.
 
     ``featurizer`` and ``naps`` may come from a source corpus (:meth:`load_source`); otherwise
     :meth:`fit` chooses the references and fits the NAP on its own training rows.
@@ -355,20 +446,86 @@ class AlignedModel:
         self.featurizer = featurizer
         self.naps = naps
         self.seed = seed
+        self.calibration: PassageCalibration | None = None
 
     def fit(self, sequences: list[np.ndarray], y, progress: bool = False) -> "AlignedModel":
         if self.featurizer is None:
             self.featurizer = PassageFeaturizer(self.config).fit(sequences, y)
-        self.classifier_ = AlignedClassifier(self.config, self.naps, self.seed).fit(
-            self.featurizer.transform(sequences, progress), y)
+        blocks, stats = self._features(sequences, progress)
+        return self.fit_features(blocks, y, stats)
+
+    def fit_features(self, blocks: list[np.ndarray], y, stats: np.ndarray | None = None) -> "AlignedModel":
+        """Fit on features already computed by :attr:`featurizer` (e.g. :func:`store_features`);
+        ``stats``: their :func:`match_statistics`, for the passage calibration."""
+        self.classifier_ = AlignedClassifier(self.config, self.naps, self.seed).fit(blocks, y)
         self.classes_ = self.classifier_.classes_
+        self.calibration = PassageCalibration.fit(stats) if stats is not None else None
         return self
+
+    def _features(self, sequences: list[np.ndarray], progress: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+        blocks, costs = self.featurizer.align(sequences, progress)
+        stats = match_statistics(costs, self.featurizer.null_costs(sequences), [len(s) for s in sequences])
+        return blocks, stats
 
     def predict_proba(self, sequences: list[np.ndarray], progress: bool = False) -> np.ndarray:
         return self.classifier_.predict_proba(self.featurizer.transform(sequences, progress))
 
     def predict(self, sequences: list[np.ndarray]) -> np.ndarray:
         return self.classifier_.predict(self.featurizer.transform(sequences))
+
+    def passage_match(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """0..1 per clip: how well it matches readings of the passage; below
+        :data:`PASSAGE_MATCH_THRESHOLD` it does not read the passage. NaN for a model saved before
+        the calibration existed."""
+        return self.predict_with_match(sequences)[1]
+
+    def predict_with_match(self, sequences: list[np.ndarray], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, passage_match), aligning each clip once."""
+        if not sequences:
+            return np.zeros((0, len(self.classes_))), np.zeros(0)
+        blocks, stats = self._features(sequences, progress)
+        match = self.calibration.match(stats) if self.calibration is not None else np.full(len(sequences), np.nan)
+        return self.classifier_.predict_proba(blocks), match
+
+
+def store_features(store, featurizer: PassageFeaturizer, sequences: list[np.ndarray] | None = None, *,
+                   executor=None, progress: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """(one feature matrix per reference, :func:`match_statistics`) of every row of ``store``, from the
+    alignment cache (:func:`accent.alignment.store_alignments`: computed once per reference, through
+    ``executor`` when given; a warm call only reads paths)."""
+    spec = featurizer.config.spec()
+    seqs = store_sequences(store, cfg=featurizer.config) if sequences is None else sequences
+    found = lambda ref: alignment.store_alignments(store, ref, spec, executor=executor, progress=progress)  # noqa: E731
+    blocks, costs = featurizer.from_alignments(seqs, [found(ref) for ref in featurizer.references])
+    null = np.stack([found(ref[::-1]).costs for ref in featurizer.references], axis=1)
+    return blocks, match_statistics(costs, null, [len(s) for s in seqs])
+
+
+def cross_validate(store, folds: list[tuple[np.ndarray, np.ndarray]], config: AlignedConfig = AlignedConfig(), *,
+                   executor=None, seed: int = 0, progress: bool = False) -> dict:
+    """The recipe on (train rows, test rows) pairs of ``store``, references and NAP from each fold's
+    training rows, every alignment from the cache. Returns per fold the balanced accuracy, and over
+    all test rows the predictions, per-class recall and passage_match."""
+    from accent.metrics import per_class_recall  # scikit-learn: kept out of start-up
+
+    y = store.index["label"].to_numpy()
+    seqs = store_sequences(store, cfg=config)
+    pred = np.full(len(y), "", dtype=object)
+    match = np.full(len(y), np.nan)
+    scores = []
+    for train, test in folds:
+        featurizer = PassageFeaturizer(config).fit([seqs[i] for i in train], y[train])
+        blocks, stats = store_features(store, featurizer, seqs, executor=executor, progress=progress)
+        model = AlignedModel(config, featurizer, seed=seed).fit_features([X[train] for X in blocks], y[train],
+                                                                          stats[train])
+        pred[test] = model.classifier_.predict([X[test] for X in blocks])
+        match[test] = model.calibration.match(stats[test])
+        recalls = per_class_recall(y[test], pred[test], sorted(set(y[test])))
+        scores.append(float(np.mean(list(recalls.values()))))   # balanced accuracy
+    tested = np.concatenate([t for _, t in folds])
+    labels = sorted(set(y[tested]))
+    return {"scores": scores, "predictions": pred, "passage_match": match,
+            "per_class_recall": per_class_recall(y[tested], pred[tested], labels)}
 
 
 def fit_source(sequences: list[np.ndarray], labels, config: AlignedConfig = AlignedConfig(),
@@ -441,7 +598,8 @@ def load_source(path: str | Path) -> tuple[PassageFeaturizer, list[NAP], dict]:
 
 def save_model(path: str | Path, model: AlignedModel, feature_config=None) -> Path:
     """Write a fitted :class:`AlignedModel` (references, NAPs, linear heads, classes) as one ``.npz``."""
-    arrays = {**model.featurizer.to_arrays(), **model.classifier_.to_arrays()}
+    arrays = {**model.featurizer.to_arrays(), **model.classifier_.to_arrays(),
+              **(model.calibration.to_arrays() if model.calibration is not None else {})}
     return _write_npz(path, _meta("model", model.featurizer, feature_config, model.classes_), arrays)
 
 
@@ -461,6 +619,7 @@ def model_from_arrays(meta: dict, arrays) -> AlignedModel:
     model.classifier_ = AlignedClassifier.from_arrays(cfg, arrays, n)
     model.naps = model.classifier_.naps
     model.classes_ = model.classifier_.classes_
+    model.calibration = PassageCalibration.from_arrays(arrays)
     return model
 
 

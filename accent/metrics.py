@@ -90,6 +90,13 @@ def balanced_accuracy_codes(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([(pred[y == k] == k).mean() for k in np.unique(y)]))
 
 
+def per_class_recall(y_true, y_pred, labels) -> dict[str, float]:
+    """Recall of each of ``labels`` (NaN for a label absent from ``y_true``)."""
+    y_true, y_pred = np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str)
+    return {str(lab): float(np.mean(y_pred[y_true == lab] == lab)) if (y_true == lab).any() else float("nan")
+            for lab in labels}
+
+
 def split_metrics(table: pd.DataFrame, labels: list[str]) -> dict:
     """recording_metrics of the val and test rows of a predictions table."""
     return {s: recording_metrics(table.loc[table["split"] == s, "label"], table.loc[table["split"] == s, "pred"], labels)

@@ -4,7 +4,8 @@
 
 Data (read-only, never copied): ``SHARED/real-dev/saa-8k`` (Speech Accent Archive readings at
 8 kHz, one speaker each, ``<language>/<file>.mp3``) and ``SHARED/real-samples/saa`` (108 SAA
-recordings at their original rates). Both are featurized with one feature config, 8 kHz log-mels
+recordings at their original rates; the two redistributions share speakers, so the recordings of
+real-samples/saa that saa-8k also holds are found by alignment cost and dropped). Both are featurized with one feature config, 8 kHz log-mels
 (``FeatureConfig(sample_rate=8000)``), into ``WORK/features/``.
 
 Tasks, all speaker-disjoint, scored by balanced accuracy:
@@ -44,6 +45,7 @@ and writes docs/figures/real_dev.png.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -60,6 +62,7 @@ sys.path.insert(0, str(REPO))
 
 from accent.aligned import (NAP, AlignedClassifier, AlignedConfig, PassageFeaturizer,  # noqa: E402
                             select_references, store_sequences)
+from accent.alignment import align, store_alignments  # noqa: E402
 from accent.corpora import build_manifest  # noqa: E402
 from accent.errors import AccentError  # noqa: E402
 from accent.features import FeatureConfig  # noqa: E402
@@ -87,6 +90,7 @@ CHAIN_SOURCE_EPOCHS = 4   # pretrain --init resemblyzer: about 2 min per epoch o
 CHAIN_EPOCHS = 4
 METHODS = ("aligned", "baseline", "resemblyzer", "scratch", "finetune", "chain")
 N_BOOT = 1000
+DUPLICATE_RATIO = 0.8   # real-samples/saa vs saa-8k: the 28 duplicates cost <= 0.64 of the next nearest, others >= 0.95
 MAX_ITER = 5000
 DOC_START = "<!-- real_dev:start (written by benchmarks/real_dev.py --write-docs) -->"
 DOC_END = "<!-- real_dev:end -->"
@@ -102,7 +106,7 @@ def limit_per_label(manifest: pd.DataFrame, limit: int | None) -> pd.DataFrame:
 
 
 def prepare_stores(shared: Path, work: Path, limit: int | None, workers: int) -> tuple[FeatureStore, FeatureStore]:
-    """(saa-8k store, real-samples/saa store), both at 8 kHz."""
+    """(saa-8k store, real-samples/saa store without the recordings saa-8k also holds), both at 8 kHz."""
     suffix = f"_first{limit}" if limit else ""
     stores = []
     for name, corpus, root in (("saa8k", "folder", shared / "real-dev" / "saa-8k"),
@@ -111,18 +115,38 @@ def prepare_stores(shared: Path, work: Path, limit: int | None, workers: int) ->
         out = work / "features" / f"{name}{suffix}"
         featurize(limit_per_label(manifest, limit), out, FEATURES, workers=workers, progress=True)
         stores.append(FeatureStore.open(out))
-    return stores[0], stores[1]
+    dev, samples = stores
+    manifest, _ = build_manifest("saa", shared / "real-samples" / "saa")
+    distinct = limit_per_label(manifest, limit)
+    distinct = distinct[~distinct["utt_id"].isin(sample_duplicates(work, samples, dev))]
+    out = work / "features" / f"samples_distinct{suffix}"
+    featurize(distinct.reset_index(drop=True), out, FEATURES, workers=workers, progress=True)
+    return dev, FeatureStore.open(out)
+
+
+def sample_duplicates(work: Path, samples: FeatureStore, dev: FeatureStore) -> list[str]:
+    """utt_ids of real-samples/saa recordings that saa-8k also holds (:func:`duplicates_of`), cached
+    in WORK by the two stores' rows."""
+    path = work / f"duplicates_{samples.meta['rows_hash']}_{dev.meta['rows_hash']}.json"
+    if not path.is_file():
+        rows = duplicates_of(samples, dev, AlignedConfig())
+        write_json_atomic(path, samples.index["utt_id"].iloc[rows].tolist())
+        print(f"real-samples/saa: {len(rows)} recordings duplicate saa-8k ones; dropped", file=sys.stderr)
+    return json.loads(path.read_text())
 
 
 def prepare_source_store(shared: Path, work: Path, limit: int | None, workers: int) -> FeatureStore:
-    """The transfer task's source as one 8 kHz store: real-samples/saa plus the english, arabic and
-    dutch readings of saa-8k (each corpus keeps its own speaker-disjoint train/val/test split)."""
+    """The transfer task's source as one 8 kHz store: real-samples/saa (without saa-8k's recordings)
+    plus the english, arabic and dutch readings of saa-8k (each corpus keeps its own speaker-disjoint
+    train/val/test split)."""
     suffix = f"_first{limit}" if limit else ""
+    dev_store, samples_store = (FeatureStore.open(work / "features" / f"{n}{suffix}") for n in ("saa8k", "samples"))
     dev, _ = build_manifest("folder", shared / "real-dev" / "saa-8k")
     samples, _ = build_manifest("saa", shared / "real-samples" / "saa")
+    samples = samples[~samples["utt_id"].isin(sample_duplicates(work, samples_store, dev_store))]
     manifest = pd.concat([limit_per_label(samples, limit),
                           limit_per_label(dev[dev["label"].isin(SOURCE_FROM_DEV)], limit)], ignore_index=True)
-    out = work / "features" / f"source{suffix}"
+    out = work / "features" / f"source_distinct{suffix}"
     featurize(manifest, out, FEATURES, workers=workers, progress=True)
     return FeatureStore.open(out)
 
@@ -148,25 +172,36 @@ class Timings:
 
 
 class AlignedBlocks:
-    """Aligned features of every recording of a store against one reference, cached per reference."""
+    """Aligned features of every recording of a store against one reference, from the alignment
+    engine's cache beside the store (keyed by the feature config, the rows, the alignment settings
+    and the reference's content); the timing key names the recipe's settings too."""
 
-    def __init__(self, work: Path, timings: Timings, cfg: AlignedConfig):
-        self.dir = work / "aligned"
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, timings: Timings, cfg: AlignedConfig):
         self.timings, self.cfg = timings, cfg
 
-    def get(self, store_key: str, seqs: list[np.ndarray], ref_key: str, ref: np.ndarray) -> tuple[np.ndarray, str]:
+    def get(self, store: FeatureStore, seqs: list[np.ndarray], ref_key: str, ref: np.ndarray) -> tuple[np.ndarray, str]:
         """(features (n, dim), timing key)."""
-        key = f"aligned/{store_key}/{ref_key}"
-        path = self.dir / f"{store_key}__{ref_key}.npy"
+        settings = hashlib.sha1(json.dumps([self.cfg.to_dict(), store.config.hash()]).encode()).hexdigest()[:12]
+        key = f"aligned/{store.root.name}/{ref_key}/{settings}"
 
         def compute():
-            if path.is_file():
-                return np.load(path, allow_pickle=False)
-            X = PassageFeaturizer(self.cfg, [ref]).transform(seqs, progress=True)[0]
-            np.save(path, X)
-            return X
+            found = store_alignments(store, ref, self.cfg.spec(), progress=True)
+            return PassageFeaturizer(self.cfg, [ref]).from_alignments(seqs, [found])[0][0]
         return self.timings.run(key, compute), key
+
+
+def duplicates_of(samples: FeatureStore, dev: FeatureStore, cfg: AlignedConfig) -> np.ndarray:
+    """Rows of ``samples`` whose recording is one of ``dev``'s (the two redistributions share
+    speakers, at other sample rates and codecs, so the bytes differ): a recording whose DTW cost to
+    one same-label ``dev`` recording is below ``DUPLICATE_RATIO`` of its cost to the next nearest."""
+    dev_seqs, sample_seqs = store_sequences(dev, cfg=cfg), store_sequences(samples, cfg=cfg)
+    dev_y, sample_y = dev.index["label"].to_numpy(), samples.index["label"].to_numpy()
+    dups = []
+    for i, seq in enumerate(sample_seqs):
+        costs = np.sort([align(seq, dev_seqs[j], cfg.spec()).cost for j in np.flatnonzero(dev_y == sample_y[i])])
+        if len(costs) >= 2 and costs[0] < DUPLICATE_RATIO * costs[1]:
+            dups.append(i)
+    return np.array(dups, dtype=np.int64)
 
 
 # -- scoring ---------------------------------------------------------------------------------------
@@ -219,7 +254,7 @@ def within_corpus(dev: FeatureStore, samples: FeatureStore, args, timings: Timin
     y = idx["label"].to_numpy()
     folds = speaker_kfold(idx, args.folds, seed=0).to_numpy()
     seqs = store_sequences(dev, cfg=cfg)
-    blocks = AlignedBlocks(args.work, timings, cfg)
+    blocks = AlignedBlocks(timings, cfg)
     results = {}
 
     def aligned(ref_for_fold, name):
@@ -228,7 +263,7 @@ def within_corpus(dev: FeatureStore, samples: FeatureStore, args, timings: Timin
             train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
             feats = []
             for ref_key, ref in ref_for_fold(train):
-                X, tkey = blocks.get(dev.root.name, seqs, ref_key, ref)
+                X, tkey = blocks.get(dev, seqs, ref_key, ref)
                 feats.append(X)
                 keys.add(tkey)
             start = time.perf_counter()
@@ -326,11 +361,11 @@ def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, c
         source_keys = ([f"{samples.root.name}-{u}" for u in samples.index["utt_id"]]
                        + [f"{dev.root.name}-{u}" for u in idx["utt_id"].iloc[np.flatnonzero(is_source)]])
         picks = select_references([len(s) for s in source_seqs], source_y, cfg.reference_quantiles)
-        blocks = AlignedBlocks(args.work, timings, cfg)
+        blocks = AlignedBlocks(timings, cfg)
         dev_feats, src_feats, keys = [], [], []
         for p in picks:
-            Xd, kd = blocks.get(dev.root.name, dev_seqs, source_keys[p], source_seqs[p])
-            Xs, ks = blocks.get(samples.root.name, sample_seqs, source_keys[p], source_seqs[p])
+            Xd, kd = blocks.get(dev, dev_seqs, source_keys[p], source_seqs[p])
+            Xs, ks = blocks.get(samples, sample_seqs, source_keys[p], source_seqs[p])
             dev_feats.append(Xd)
             src_feats.append(np.concatenate([Xs, Xd[is_source]]))
             keys += [kd, ks]
@@ -353,7 +388,7 @@ def transfer(dev: FeatureStore, samples: FeatureStore, args, timings: Timings, c
             refs = train[select_references([len(target_seqs[i]) for i in train], ty[train], cfg.reference_quantiles)]
             feats, keys = [], []
             for r in refs:
-                X, key = blocks.get(dev.root.name, dev_seqs, f"{dev.root.name}-{tindex['utt_id'].iloc[r]}",
+                X, key = blocks.get(dev, dev_seqs, f"{dev.root.name}-{tindex['utt_id'].iloc[r]}",
                                     target_seqs[r])
                 feats.append(X[target])
                 keys.append(key)

@@ -150,3 +150,27 @@ def test_real_readings_align_along_the_diagonal():
     assert np.corrcoef(progress_a, progress_b)[0, 1] > 0.95
     counts = np.expm1(aligned_features(seq_a, seq_b).reshape(-1, 11)[:, -1])
     assert counts.min() >= 1 and counts.sum() >= len(seq_a)
+
+
+def test_nap_keeps_half_the_within_class_span_of_few_rows():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(12, 50)), np.repeat(["a", "b", "c"], 4)
+    nap = NAP(30).fit(X, y)
+    assert nap.directions_.shape == (50, 4)            # span 12 - 3 = 9: at most half of it removed
+    assert np.abs(nap.transform(X)).sum() > 0
+
+
+def test_cross_validate_from_the_cache_gives_scores_and_per_class_recall(tiny_stores):
+    from accent.aligned import cross_validate
+
+    store = FeatureStore.open(tiny_stores["target_big"])
+    cfg = AlignedConfig(n_mfcc=12, feature_coeffs=6, align_coeffs=(1, 6), n_nap=2, reference_quantiles=(0.5,))
+    rows = np.arange(len(store.index))
+    folds = [(rows[rows % 2 == k], rows[rows % 2 != k]) for k in (0, 1)]
+    result = cross_validate(store, folds, cfg)
+    assert len(result["scores"]) == 2 and all(0 <= s <= 1 for s in result["scores"])
+    recalls = result["per_class_recall"]
+    assert sorted(recalls) == sorted(store.index["label"].unique())
+    y, pred = store.index["label"].to_numpy(), result["predictions"]
+    assert all(recalls[lab] == pytest.approx(np.mean(pred[y == lab] == lab)) for lab in recalls)
+    assert (result["passage_match"] >= 0).all() and (result["passage_match"] <= 1).all()

@@ -303,3 +303,19 @@ def test_synth_on_dask_equals_synth_in_processes(tmp_path, dask_local2):
     assert clips and clips == sorted(p.name for p in (dask / "clips").iterdir())
     for name in clips:
         assert (local / "clips" / name).read_bytes() == (dask / "clips" / name).read_bytes()
+
+
+def test_alignments_through_dask_equal_local_ones(tiny_stores, dask_local2, monkeypatch):
+    """The alignment engine's shards on Dask workers, the store named by a relative path as on a
+    command line: the cache holds what aligning here gives."""
+    from accent.alignment import CACHE_DIR, Alignments, align, store_alignments, store_sequences
+    from accent.store import FeatureStore
+
+    root = Path(tiny_stores["target"])
+    shutil.rmtree(root / CACHE_DIR, ignore_errors=True)   # computed here, not read from another test's cache
+    monkeypatch.chdir(root.parent)
+    store = FeatureStore.open(root.name)
+    seqs = store_sequences(store)
+    found = store_alignments(store, seqs[0], executor=dask_local2, n_shards=3)
+    here = Alignments.of([align(s, seqs[0]) for s in seqs])
+    assert np.array_equal(found.steps, here.steps) and np.allclose(found.costs, here.costs)

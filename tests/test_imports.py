@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.manifest", "accent.splits", "accent.features", "accent.training.config", "accent.plots"),
     ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download", "accent.backbones*",
      "accent.speakers", "accent.duplicates"),
-    ("accent.featurize",),
+    ("accent.featurize", "accent.alignment"),
     ("accent.metrics", "accent.devices", "accent.checkpoint", "accent.classifiers",
      "accent.modelcost", "accent.aligned", "accent.phones", "accent.phonetic"),
     ("accent.models*",),
