@@ -54,9 +54,8 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
             warnings.simplefilter("ignore")
             data, sr = librosa.load(str(path), sr=None, mono=True)
         return data.astype(np.float32), int(sr)
-    except Exception as exc:
-        raise AudioError(f"{path}: cannot decode audio ({type(exc).__name__}); "
-                         "check that it is a complete wav/mp3/flac/ogg file") from None
+    except Exception:
+        raise AudioError(f"{path}: cannot decode audio: check that it is a complete wav/mp3/flac/ogg file") from None
 
 
 @lru_cache(maxsize=16)

@@ -9,11 +9,15 @@ informative for the target, while a handful of target recordings is not enough t
 """
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from accent.backbones import get_backbone
+from accent.errors import AccentError
 from accent.features import FeatureConfig
 from accent.store import StoreWriter
 
@@ -219,3 +223,17 @@ def make_passage_store(root, n_classes: int, speakers: dict[str, int], seed: int
                              "split": split, "duration_s": len(x) / 100, "text": text, "corpus": "tiny"})
     writer.finish(pd.DataFrame(rows))
     return str(root)
+
+
+def speak(text: str, path, voice: str = "en"):
+    """``text`` spoken by espeak-ng into the WAV file ``path``."""
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+def resemblyzer_or_skip():
+    """The Resemblyzer backbone, or a skip that says its weights are missing."""
+    try:
+        return get_backbone("resemblyzer")
+    except AccentError as exc:
+        pytest.skip(f"resemblyzer weights unavailable: {exc}")

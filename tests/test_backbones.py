@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ import torch
 from accent.backbones import BACKBONES, get_backbone, parse_name
 from accent.backbones import torchaudio_ssl as ssl
 from accent.errors import AccentError, AudioError
+from conftest import resemblyzer_or_skip as _resemblyzer_or_skip, speak as _speak
 
 SR = 16000
 # a wav2vec 2.0 / HuBERT / WavLM of the real architecture classes, shrunk to run in milliseconds
@@ -25,18 +24,6 @@ TINY = {
 SENTENCES = ["Please call Stella.", "Ask her to bring these things.", "Six spoons of fresh snow peas."]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _speak(text: str, path: Path, voice: str = "en") -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
-    return path
-
-
-def _resemblyzer_or_skip():
-    try:
-        return get_backbone("resemblyzer")
-    except AccentError as exc:
-        pytest.skip(f"resemblyzer weights unavailable: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ unusable clips, fusions, our network as a backbone, and one audio file against t
 from __future__ import annotations
 
 import shutil
-import subprocess
 import types
 import warnings
 from pathlib import Path
@@ -12,28 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accent.backbones import Backbone, get_backbone
+from accent.backbones import Backbone
 from accent.embeddings import CACHE_DIR, embedding_failures, fused_features, recording_embeddings
 from accent.errors import AccentError
 from accent.features import mfcc_statistics
 from accent.store import FeatureStore
+from conftest import resemblyzer_or_skip as _resemblyzer_or_skip, speak as _speak
 
 SR = 16000
 SENTENCES = ["Please call Stella.", "Ask her to bring these things.", "Six spoons of fresh snow peas."]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _speak(text: str, path: Path, voice: str = "en") -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
-    return path
-
-
-def _resemblyzer_or_skip():
-    try:
-        return get_backbone("resemblyzer")
-    except AccentError as exc:
-        pytest.skip(f"resemblyzer weights unavailable: {exc}")
 
 
 def _manifest(root: Path, n: int) -> pd.DataFrame:
