@@ -133,6 +133,14 @@ class Aligned(Method):
         return AlignedFitted(model, FeatureConfig.from_dict(ckpt["feature_config"]), rundir, ckpt, meta.get("prompt"))
 
     @classmethod
+    def warm_cache(cls, store, features, source, executor=None, progress: bool = False) -> None:
+        """With a source, every point aligns the store to the same references: align it once here.
+        (Without, each point's references come from its own training rows.)"""
+        if source is not None:
+            featurizer, _ = load_aligned_source(source, store, features)
+            store_features(store, featurizer, executor=executor, progress=progress)
+
+    @classmethod
     def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
         """Without the source, and with it when the source run has ``aligned_source.npz``."""
         return [NO_SOURCE] + ([WITH_SOURCE] if aligned_source else [])

@@ -119,6 +119,11 @@ class Method:
 
     # -- the learning curve ---------------------------------------------------------------------
     @classmethod
+    def warm_cache(cls, store, features, source, executor=None, progress: bool = False) -> None:
+        """Store-wide work that every curve point of this method with ``source`` would repeat, done
+        once before they start (aligned with a source: the alignments to its references)."""
+
+    @classmethod
     def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
         """The "backbones" a curve runs this method with (one series each)."""
         return list(backbones) if cls.uses_backbone else [ACCENT]
