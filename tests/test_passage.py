@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accent.errors import AccentError
 from accent.corpora.saa import STELLA_PARAGRAPH as SAA_PASSAGE
+from accent.errors import AccentError
 from conftest import CV_DEV
 
 OFF = ("noise", "quiet", "reversed", "cv")   # the clips that do not read the passage
@@ -45,7 +45,7 @@ def clips(saa_aligned_run, tmp_path_factory):
     reading = Path(saa_aligned_run["held"]["english"])
     sf.write(base / "reversed.wav", load_audio(reading, 8000)[::-1].copy(), 8000)
     return {"noise": noise(base / "noise.wav", 0.1), "quiet": noise(base / "quiet.wav", 1e-3),
-            "reversed": base / "reversed.wav", "cv": sorted(CV_DEV.glob("*.mp3"))[0], "reading": reading,
+            "reversed": base / "reversed.wav", "cv": min(CV_DEV.glob("*.mp3")), "reading": reading,
             "silence": noise(base / "silence.wav", 0.0)}
 
 
