@@ -483,8 +483,14 @@ class AlignedModel:
         """(probabilities, passage_match), aligning each clip once."""
         if not sequences:
             return np.zeros((0, len(self.classes_))), np.zeros(0)
-        blocks, stats = self._features(sequences, progress)
-        match = self.calibration.match(stats) if self.calibration is not None else np.full(len(sequences), np.nan)
+        return self.predict_features(*self._features(sequences, progress))
+
+    def predict_features(self, blocks: list[np.ndarray], stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, passage_match) of features already computed (e.g. :func:`store_features`)."""
+        n = len(stats)
+        if n == 0:
+            return np.zeros((0, len(self.classes_))), np.zeros(0)
+        match = self.calibration.match(stats) if self.calibration is not None else np.full(n, np.nan)
         return self.classifier_.predict_proba(blocks), match
 
 
@@ -596,11 +602,13 @@ def load_source(path: str | Path) -> tuple[PassageFeaturizer, list[NAP], dict]:
             [NAP.from_arrays(z, prefix=f"nap_{r}_") for r in range(n)], meta)
 
 
-def save_model(path: str | Path, model: AlignedModel, feature_config=None) -> Path:
-    """Write a fitted :class:`AlignedModel` (references, NAPs, linear heads, classes) as one ``.npz``."""
+def save_model(path: str | Path, model: AlignedModel, feature_config=None, prompt: str | None = None) -> Path:
+    """Write a fitted :class:`AlignedModel` (references, NAPs, linear heads, classes, the passage
+    calibration) as one ``.npz``; ``prompt``: the passage text its training rows read, when known."""
     arrays = {**model.featurizer.to_arrays(), **model.classifier_.to_arrays(),
               **(model.calibration.to_arrays() if model.calibration is not None else {})}
-    return _write_npz(path, _meta("model", model.featurizer, feature_config, model.classes_), arrays)
+    meta = _meta("model", model.featurizer, feature_config, model.classes_)
+    return _write_npz(path, {**meta, **({"prompt": prompt} if prompt else {})}, arrays)
 
 
 def read_model_arrays(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -174,6 +174,24 @@ def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source,
         recording_embeddings(network_spec(part, source), features, progress=progress)
 
 
+def warm_method_caches(features: str | Path, points: list[CurvePoint], source, jobs: int, executor: str,
+                       scheduler: str | None, progress: bool) -> None:
+    """Each method's store-wide work that its points would repeat (:meth:`Method.warm_cache`), once,
+    through the curve's executor when it has more than one worker."""
+    series = [(get_method(p.mode), get_method(p.mode).curve_options(source, p.backbone)[0]) for p in points]
+    todo = [(method, src) for method, src in dict.fromkeys(series) if src is not None]
+    if not todo:
+        return
+    store = FeatureStore.open(features)
+    if jobs == 1 and executor == "processes":
+        for method, src in todo:
+            method.warm_cache(store, features, src, progress=progress)
+        return
+    with open_executor(executor, scheduler, jobs) as pool:
+        for method, src in todo:
+            method.warm_cache(store, features, src, executor=pool, progress=progress)
+
+
 def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
     test = (run.get("metrics") or {}).get("test") or {}
     row = {"series": point.series, "mode": point.mode, "backbone": run.get("backbone") or "", "size": point.size,
@@ -251,6 +269,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     common = {"features": features, "source": source, "folds": folds, "preset": preset,
               "max_epochs": max_epochs, "device": device, "recipe": recipe}
     jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
+    warm_method_caches(features, [points[i] for i in todo], source, jobs, executor, scheduler, progress)
     failures = []
     bar = tqdm(total=len(points), initial=len(done), desc="curve", unit="run", disable=not progress, file=sys.stderr)
     for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs,

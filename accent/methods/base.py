@@ -56,10 +56,11 @@ class Method:
 
     def __init__(self, *, backbone: str = ACCENT, classifier: str = "logreg", seed: int = 0,
                  preset: str | None = None, max_epochs: int | None = None, device: str | None = None,
-                 progress: bool = True, resume: bool = False, recipe: dict | None = None):
+                 progress: bool = True, resume: bool = False, recipe: dict | None = None, executor=None):
         self.backbone, self.classifier, self.seed = backbone, classifier, seed
         self.preset, self.max_epochs, self.device = preset, max_epochs, device
         self.progress, self.resume, self.recipe = progress, resume, recipe
+        self.executor = executor  # runs a method's store-wide work in shards (aligned: the alignments), or None
         self.source_run = None   # the loaded --source run (inference.Run), when the method reads one
         self.source_path = None  # what --source named, when the method used it
 
@@ -117,6 +118,11 @@ class Method:
         raise NotImplementedError
 
     # -- the learning curve ---------------------------------------------------------------------
+    @classmethod
+    def warm_cache(cls, store, features, source, executor=None, progress: bool = False) -> None:
+        """Store-wide work that every curve point of this method with ``source`` would repeat, done
+        once before they start (aligned with a source: the alignments to its references)."""
+
     @classmethod
     def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
         """The "backbones" a curve runs this method with (one series each)."""
