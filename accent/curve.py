@@ -187,6 +187,22 @@ def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source,
         recording_embeddings(network_spec(part, source), features, progress=progress)
 
 
+def warm_method_caches(features, points: list[CurvePoint], source, jobs: int, executor: str = "processes",
+                       scheduler: str | None = None, progress: bool = False) -> None:
+    """Each method's own per-store cache (phonetic: its measurements of every clip) once, before the
+    runs start, in shards on the curve's executor when it has more than one job."""
+    methods = [m for m in dict.fromkeys(get_method(p.mode) for p in points) if m.has_cache]
+    if not methods:
+        return
+    if jobs == 1 and executor == "processes":
+        for m in methods:
+            m.warm_cache(features, source, None, progress)
+        return
+    with open_executor(executor, scheduler, jobs, start_method="spawn") as pool:
+        for m in methods:
+            m.warm_cache(features, source, pool, progress)
+
+
 def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:
     test = (run.get("metrics") or {}).get("test") or {}
     row = {"series": point.series, "mode": point.mode, "backbone": run.get("backbone") or "", "size": point.size,
@@ -261,9 +277,10 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     todo = sorted((i for i in range(len(points)) if i not in done),
                   key=lambda i: (-size_key(points[i].size), not get_method(points[i].mode).trains_network, i))
     warm_embedding_cache(features, [points[i] for i in todo], source, progress)
+    jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
+    warm_method_caches(features, [points[i] for i in todo], source, jobs, executor, scheduler, progress)
     common = {"features": features, "source": source, "folds": folds, "preset": preset,
               "max_epochs": max_epochs, "device": device, "recipe": recipe}
-    jobs = max(1, min(jobs or default_jobs(device), len(todo) or 1))
     failures = []
     bar = tqdm(total=len(points), initial=len(done), desc="curve", unit="run", disable=not progress, file=sys.stderr)
     for i, run, error in _run_points([(i, points[i], out, common) for i in todo], jobs,

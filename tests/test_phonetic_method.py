@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import uuid
 import warnings
 from pathlib import Path
 
@@ -120,18 +121,27 @@ def test_pretrain_writes_the_phonetic_source_and_the_curve_runs_both_series(cv_s
     assert curve["balanced_accuracy"].between(0, 1).all()
 
 
+def form(audio: Path, text: str | None = None) -> tuple[bytes, str]:
+    """A multipart body with the clip as the ``audio`` file and, when given, ``text`` as a plain field."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"{audio.name}\"\r\n"
+            "Content-Type: audio/mpeg\r\n\r\n").encode() + audio.read_bytes() + b"\r\n"
+    if text is not None:
+        body += f"--{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n{text}\r\n".encode()
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 def test_serve_takes_the_text_field(run, cv_store):
     pytest.importorskip("uvicorn", reason="accent serve needs the serve extra (pip install -e '.[serve]')")
-    from test_serve import multipart, request, running   # the serve tests' HTTP helpers (they skip without the extra)
+    from test_serve import request, running   # the serve tests' HTTP helpers (they skip without the extra)
     from accent.serve import create_app
 
     store = FeatureStore.open(cv_store)
     path, text = Path(store.index["path"].iat[5]), store.index["text"].iat[5]
     with running(create_app(run, timeout_s=60)) as url:
-        body, ctype = multipart([("audio", path.name, "audio/mpeg", path.read_bytes())])
-        status, answer, _ = request(f"{url}/api/predict", body, ctype)
-        assert status == 400 and "needs the transcript" in json.dumps(answer)
-        body, ctype = multipart([("audio", path.name, "audio/mpeg", path.read_bytes()),
-                                 ("text", "", "text/plain", text.encode())])
-        status, answer, _ = request(f"{url}/api/predict", body, ctype)
-        assert status == 200, answer
+        status, answer, _ = request(f"{url}/api/predict", *form(path))
+        assert status == 400 and "needs the transcript" in answer["error"]
+        status, answer, _ = request(f"{url}/api/predict", *form(path, text))
+        assert status == 200 and not answer[0]["off_passage"] and answer[0]["passage_match"] > 0.5, answer
+        status, answer, _ = request(f"{url}/api/predict", *form(path, WRONG_TEXT))
+        assert status == 200 and answer[0]["off_passage"], answer

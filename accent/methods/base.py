@@ -55,6 +55,7 @@ class Method:
     trains_network: ClassVar[bool] = False  # trains a network epoch by epoch (the curve starts these first)
     model_file: ClassVar[str | None] = None  # its own model file in place of checkpoint.pt (read_model_file)
     source_file: ClassVar[str | None] = None  # OWN_SOURCE: the file it reads beside the source run
+    has_cache: ClassVar[bool] = False       # keeps a per-store cache of its own (warm_cache)
 
     def __init__(self, *, backbone: str = ACCENT, classifier: str = "logreg", seed: int = 0,
                  preset: str | None = None, max_epochs: int | None = None, device: str | None = None,
@@ -108,6 +109,11 @@ class Method:
                           ckpt=fitted)
 
     # -- loading ----------------------------------------------------------------------------------
+    @classmethod
+    def warm_cache(cls, features, source, executor=None, progress: bool = False) -> None:
+        """Fill the method's per-store cache (:attr:`has_cache`) before the curve's runs start, in
+        shards on ``executor`` (None: here), so parallel runs read it instead of each computing it."""
+
     @classmethod
     def read_model_file(cls, path: Path) -> dict:
         """The checkpoint dict of :attr:`model_file` (methods that have one)."""
