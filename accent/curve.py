@@ -404,7 +404,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"seeds per size (default {DEFAULT_SEEDS})")
     p.add_argument("--modes", default=None,
                    help=f"transfer modes to compare, from {','.join(method_names())} (default: all; aligned only "
-                        "when the target store is same-passage)")
+                        "when the target store is same-passage, phonetic only when its clips have text and audio)")
     p.add_argument("--backbones", default=DEFAULT_BACKBONE,
                    help="comma-separated networks for extract/finetune (default: accent = --source), e.g. "
                         "accent,resemblyzer,mfcc+resemblyzer; series are named extract-<backbone>; finetune "
