@@ -59,10 +59,16 @@ def match(features: str, rundir: str) -> None:
     store, fitted = FeatureStore.open(features), load_run(rundir).fitted
     model = fitted.phonetic
     rows = np.flatnonzero(store.index["split"].to_numpy() == "test")
-    own = model.match(store_measurements(store, model.config)[1][rows])
+    from sklearn.metrics import roc_auc_score
+
+    own_stats = store_measurements(store, model.config)[1][rows]
     texts, paths = store.index["text"].to_numpy(), store.index["path"].to_numpy()
-    wrong = np.array([model.match(file_measurements(paths[r], texts[o], model.config, fitted.feature_config)[1])[0]
-                      for r, o in zip(rows, np.roll(rows, 1))])
+    wrong_stats = np.array([file_measurements(paths[r], texts[o], model.config, fitted.feature_config)[1]
+                            for r, o in zip(rows, np.roll(rows, 1))])
+    own, wrong = model.match(own_stats), model.match(wrong_stats)
+    y = np.r_[np.zeros(len(rows)), np.ones(len(rows))]
+    auc = [roc_auc_score(y, np.r_[own_stats[:, k], wrong_stats[:, k]]) for k in range(own_stats.shape[1])]
+    print("ROC AUC of each statistic, own against another sentence: cost {:.2f}, ratio {:.2f}, length {:.2f}".format(*auc))
     print(f"{len(rows)} test clips: own sentence flagged {np.mean(own < fitted.match_threshold):.3f} "
           f"(median match {np.median(own):.3f}); another clip's sentence flagged "
           f"{np.mean(wrong < fitted.match_threshold):.3f} (median match {np.median(wrong):.3f})")
