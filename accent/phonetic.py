@@ -497,10 +497,11 @@ class PhoneticModel:
 
 
 def fit_store_source(store, rows, path: str | Path, cfg: PhoneticConfig = PhoneticConfig(),
-                     progress: bool = False) -> Path:
+                     executor=None, progress: bool = False) -> Path:
     """A source corpus's phonetic classifier over its labels (``accent pretrain``'s ``phonetic_source.npz``),
-    fitted on the ``rows`` that have measurements; a target reads its log-probabilities as extra features."""
-    X, stats = store_measurements(store, cfg, progress=progress)
+    fitted on the ``rows`` that have measurements; a target reads its log-probabilities as extra features.
+    ``executor``: measures the store in shards there (:func:`store_measurements`)."""
+    X, stats = store_measurements(store, cfg, executor=executor, progress=progress)
     rows = np.asarray(rows, np.int64)
     rows = rows[np.isfinite(X[rows]).all(1)]
     model = PhoneticModel(cfg).fit(X[rows], store.index["label"].iloc[rows].to_numpy(), stats[rows])
