@@ -483,8 +483,14 @@ class AlignedModel:
         """(probabilities, passage_match), aligning each clip once."""
         if not sequences:
             return np.zeros((0, len(self.classes_))), np.zeros(0)
-        blocks, stats = self._features(sequences, progress)
-        match = self.calibration.match(stats) if self.calibration is not None else np.full(len(sequences), np.nan)
+        return self.predict_features(*self._features(sequences, progress))
+
+    def predict_features(self, blocks: list[np.ndarray], stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, passage_match) of features already computed (e.g. :func:`store_features`)."""
+        n = len(stats)
+        if n == 0:
+            return np.zeros((0, len(self.classes_))), np.zeros(0)
+        match = self.calibration.match(stats) if self.calibration is not None else np.full(n, np.nan)
         return self.classifier_.predict_proba(blocks), match
 
 

@@ -187,20 +187,23 @@ def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source,
         recording_embeddings(network_spec(part, source), features, progress=progress)
 
 
-def warm_method_caches(features, points: list[CurvePoint], source, jobs: int, executor: str = "processes",
-                       scheduler: str | None = None, progress: bool = False) -> None:
-    """Each method's own per-store cache (phonetic: its measurements of every clip) once, before the
-    runs start, in shards on the curve's executor when it has more than one job."""
-    methods = [m for m in dict.fromkeys(get_method(p.mode) for p in points) if m.has_cache]
-    if not methods:
+def warm_method_caches(features: str | Path, points: list[CurvePoint], source, jobs: int, executor: str,
+                       scheduler: str | None, progress: bool) -> None:
+    """Each method's store-wide work that its points would repeat (:meth:`Method.warm_cache`: aligned
+    with a source, phonetic's measurements), once, through the curve's executor when it has more
+    than one worker."""
+    series = [(get_method(p.mode), get_method(p.mode).curve_options(source, p.backbone)[0]) for p in points]
+    todo = list(dict.fromkeys(series))
+    if not todo:
         return
+    store = FeatureStore.open(features)
     if jobs == 1 and executor == "processes":
-        for m in methods:
-            m.warm_cache(features, source, None, progress)
+        for method, src in todo:
+            method.warm_cache(store, features, src, progress=progress)
         return
-    with open_executor(executor, scheduler, jobs, start_method="spawn") as pool:
-        for m in methods:
-            m.warm_cache(features, source, pool, progress)
+    with open_executor(executor, scheduler, jobs) as pool:
+        for method, src in todo:
+            method.warm_cache(store, features, src, executor=pool, progress=progress)
 
 
 def curve_row(point: CurvePoint, run: dict, out: Path) -> dict:

@@ -1,5 +1,6 @@
 """`accent evaluate`: score a trained run on (a split of) a feature store, recording level, with
-speaker-bootstrap intervals (:mod:`accent.metrics`)."""
+speaker-bootstrap intervals (:mod:`accent.metrics`), and how many clips do not read what the model
+knows (``n_off_passage``: a passage_match below its threshold; None for a model with no notion)."""
 from __future__ import annotations
 
 from pathlib import Path

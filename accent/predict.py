@@ -9,9 +9,15 @@ processes, and the crops of up to ``BATCH_FILES`` files share the network's forw
 (``Run.predict_audio``). A file that cannot be used is reported and the other files are still scored.
 
 Inputs are audio files, folders (searched recursively for audio files) and manifests (a .csv or .tsv
-with a ``path`` column; relative paths are relative to the manifest). Without ``--out`` the top-k
-accents are printed (a table or ``--json``); with ``--out predictions.csv`` one row per file is
-written: ``path, label_1, probability_1, ... label_k, probability_k, error``.
+with a ``path`` column, and a ``text`` column with each clip's transcript for a model that needs it,
+:attr:`accent.methods.fitted.Fitted.needs_text`; ``--text`` gives one file's). Relative paths are
+relative to the manifest. Without ``--out`` the top-k accents are printed (a table or ``--json``);
+with ``--out predictions.csv`` one row per file is written: ``path, label_1, probability_1, ...
+label_k, probability_k, error`` (and ``passage_match, off_passage`` for a model that tells).
+
+A model that knows what its speakers read (aligned: the passage) gives each clip a
+``passage_match`` in 0..1; below the model's threshold the clip is ``off_passage`` and the table
+says "does not read the passage" instead of an accent (``--json`` keeps the probabilities).
 
 Exit status: 0 when every file was scored, 1 when at least one file could not be (the others are
 still printed or written), 2 for a problem with the model or the arguments.

@@ -52,9 +52,11 @@ def run_transfer(features, mode: str, out, *, source=None, per_class: int | None
                  train_fraction: float | None = None, seed: int = 0, folds: int | None = None,
                  backbone: str = ACCENT, classifier: str = "logreg", preset: str | None = None,
                  max_epochs: int | None = None, progress: bool = True, device: str | None = None,
-                 resume: bool = False, recipe: dict | None = None) -> dict:
+                 resume: bool = False, recipe: dict | None = None, executor=None) -> dict:
     """Train one transfer mode on a target store; writes RUNDIR and returns its run.json dict.
-    ``recipe`` is a user overlay of the mode's shipped recipe (:func:`accent.training.config.user_overlay`)."""
+    ``recipe`` is a user overlay of the mode's shipped recipe (:func:`accent.training.config.user_overlay`).
+    ``executor`` (anything with ``submit``, :mod:`accent.executors`) runs a method's store-wide work
+    in shards, for every fold (aligned: the alignments, cached beside the store)."""
     method_class = get_method(mode)
     if per_class is not None and train_fraction is not None:
         raise AccentError("give --per-class or --train-fraction, not both")
@@ -64,7 +66,7 @@ def run_transfer(features, mode: str, out, *, source=None, per_class: int | None
         return done
     store = FeatureStore.open(features)
     method = method_class(backbone=backbone, classifier=classifier, seed=seed, preset=preset, max_epochs=max_epochs,
-                          device=device, progress=progress, resume=resume, recipe=recipe)
+                          device=device, progress=progress, resume=resume, recipe=recipe, executor=executor)
     if source is not None and method.reads_source_run():
         method.source_run, method.source_path = load_run(source), source
         check_feature_config(method.source_run.feature_config, store.config, features)

@@ -4,7 +4,9 @@ export, and the learning curve including it only for same-passage targets."""
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import torch
 
 from accent.aligned import load_model, load_source
 from accent.errors import AccentError
+from accent.executors import ProcessExecutor
 from accent.manifest import same_passage
 from conftest import TINY_SERVE_MODEL, make_passage_store, write_clip
 
@@ -124,6 +127,19 @@ def test_aligned_k_fold_and_a_warning_on_other_corpora(passage, tiny_stores, tmp
     assert [f["fold"] for f in result["fold_runs"]] == [0, 1, 2]
     assert all((tmp_path / "kfold" / f"fold{k}" / "aligned_model.npz").is_file() for k in range(3))
     assert result["metrics"]["test"]["n"] == len(pd.read_csv(f"{passage['target']}/index.csv"))
+    recall = result["metrics"]["test"]["per_class_recall"]
+    assert sorted(recall) == result["labels"] and np.mean(list(recall.values())) == pytest.approx(
+        result["metrics"]["test"]["balanced_accuracy"])
+    cache = Path(passage["target"]) / "alignments"
+    assert cache.is_dir()                                   # every fold's alignments, beside the store
+    shutil.rmtree(cache)
+    executor = ProcessExecutor(1)                           # cold again, aligned in shards on the executor
+    try:
+        again = run_transfer(passage["target"], "aligned", tmp_path / "kfold2", folds=3, progress=False,
+                             executor=executor)
+    finally:
+        executor.shutdown()
+    assert cache.is_dir() and [f["test"] for f in again["fold_runs"]] == [f["test"] for f in result["fold_runs"]]
     with pytest.warns(UserWarning, match="not a same-passage corpus"):
         run_transfer(tiny_stores["target"], "aligned", tmp_path / "cv-like", progress=False)
 

@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).parent / "golden"))
 from compare import ARRAY_TOLERANCE, TOLERANCE, differences, entry_differences  # noqa: E402
 from produce import GOLDEN, PLATFORM, SPEECH_SKIPPED, platform_fingerprint, produce  # noqa: E402
 
-ADDED_KEYS = {"recipe", "select", "ema", "guard", "kept_probe", "init"}   # recorded by newer versions only; everything else must be identical
+ADDED_KEYS = {"recipe", "select", "ema", "guard", "kept_probe", "init", "per_class_recall", "passage_match",
+              "off_passage", "n_off_passage", "off_passage_share"}   # recorded by newer versions only; everything else must be identical
 
 
 def _without_added(value):

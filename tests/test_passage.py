@@ -5,6 +5,7 @@ a reversed real reading and a real Common Voice sentence with "does not read the
 reading with an accent; the passage text and the calibration travel in the exported model file."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import urllib.request
 from pathlib import Path
@@ -12,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accent.errors import AccentError
 from accent.corpora.saa import STELLA_PARAGRAPH as SAA_PASSAGE
+from accent.errors import AccentError
 from conftest import CV_DEV
 
 OFF = ("noise", "quiet", "reversed", "cv")   # the clips that do not read the passage
@@ -44,7 +45,7 @@ def clips(saa_aligned_run, tmp_path_factory):
     reading = Path(saa_aligned_run["held"]["english"])
     sf.write(base / "reversed.wav", load_audio(reading, 8000)[::-1].copy(), 8000)
     return {"noise": noise(base / "noise.wav", 0.1), "quiet": noise(base / "quiet.wav", 1e-3),
-            "reversed": base / "reversed.wav", "cv": sorted(CV_DEV.glob("*.mp3"))[0], "reading": reading,
+            "reversed": base / "reversed.wav", "cv": min(CV_DEV.glob("*.mp3")), "reading": reading,
             "silence": noise(base / "silence.wav", 0.0)}
 
 
@@ -93,6 +94,23 @@ def test_a_model_that_needs_the_text_refuses_a_clip_without_it(saa_aligned_run, 
     with pytest.raises(AccentError, match="--text is the transcript of one audio file"):
         from accent.predict import collect_items
         collect_items([clips["reading"], clips["cv"]], "some text")
+    if importlib.util.find_spec("uvicorn") is None:
+        pytest.skip("accent serve needs the serve extra (pip install -e '.[serve]')")
+    from test_serve import multipart, request, running
+
+    from accent.serve import create_app
+
+    with running(create_app(run)) as url:
+        _, card, _ = request(f"{url}/api/model")
+        assert card["needs_text"] is True and len(card["suggestions"]) > 0      # sentences the page offers
+        audio = ("audio", "r.wav", "audio/wav", clips["reading"].read_bytes())
+        status, refused, _ = request(f"{url}/api/predict", *multipart([audio]))
+        assert status == 400 and refused["reason"] == "needs_text"
+        body, ctype = multipart([audio])
+        boundary = ctype.split("boundary=")[1].encode()
+        field = b'--' + boundary + b'\r\nContent-Disposition: form-data; name="text"\r\n\r\n' + SAA_PASSAGE.encode() + b"\r\n"
+        status, (entry,), _ = request(f"{url}/api/predict", field + body, ctype)   # the text as a plain field
+        assert status == 200 and entry["off_passage"] is False
 
 
 def test_serve_api_and_page_say_off_passage_and_show_the_passage(saa_aligned_run, clips):

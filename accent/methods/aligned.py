@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.aligned import (PASSAGE_MATCH_THRESHOLD, AlignedConfig, AlignedModel, load_source, model_from_arrays, read_model_arrays,
-                            recording_sequence, save_model, store_sequences)
+from accent.aligned import (PASSAGE_MATCH_THRESHOLD, AlignedConfig, AlignedModel, PassageFeaturizer, load_source,
+                            model_from_arrays, read_model_arrays, recording_sequence, save_model, store_features,
+                            store_sequences)
 from accent.backbones.names import ACCENT
 from accent.errors import AccentError
 from accent.features import FeatureConfig, check_feature_config
@@ -34,11 +35,14 @@ class AlignedFitted(Fitted):
     match_threshold = PASSAGE_MATCH_THRESHOLD
 
     def __init__(self, model: AlignedModel, feature_config, rundir: Path | None = None, ckpt: dict | None = None,
-                 prompt: str | None = None):
+                 prompt: str | None = None, fitted_on: tuple | None = None):
         super().__init__([str(c) for c in model.classes_], feature_config, rundir)
         self.aligned, self.ckpt, self.prompt = model, ckpt, prompt
+        self.fitted_on = fitted_on   # (store, features, match statistics) of every row of the store it was fit on
 
     def predict_proba(self, store, rows: np.ndarray, progress: bool = False) -> np.ndarray:
+        if self.fitted_on is not None and store is self.fitted_on[0]:
+            return self.score(store, rows)[0]
         seqs = store_sequences(store, rows, self.aligned.config)
         return self.aligned.predict_proba(seqs, progress) if len(seqs) else np.zeros((0, len(self.labels)))
 
@@ -53,6 +57,11 @@ class AlignedFitted(Fitted):
         return self.score_logmels(logmels)[1]
 
     def score(self, store, rows: np.ndarray, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The store it was fit on: from the features computed then (the engine's cache); another
+        store: each row aligned here (nothing written beside that store)."""
+        if self.fitted_on is not None and store is self.fitted_on[0]:
+            _, blocks, stats = self.fitted_on
+            return self.aligned.predict_features([X[rows] for X in blocks], stats[rows])
         return self.aligned.predict_with_match(store_sequences(store, rows, self.aligned.config), progress)
 
     def score_logmels(self, logmels: list[np.ndarray], texts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -86,14 +95,22 @@ class Aligned(Method):
             self.source_path = source
 
     def fit(self, view, split) -> AlignedFitted:
-        """Sequences of the training rows, the aligned model fitted on them (references and NAP from
-        the source's ``aligned_source.npz`` when given)."""
+        """The aligned model fitted on the training rows (references and NAP from the source's
+        ``aligned_source.npz`` when given, else from the training rows). Every row of the store is
+        aligned to the references once, through the engine's cache (:func:`accent.aligned.store_features`,
+        sharded on :attr:`executor`): folds and curve points with the same references only read it,
+        and the run scores its val and test rows from the same features."""
         featurizer, naps = self.aligned_source if self.aligned_source is not None else (None, None)
         cfg = featurizer.config if featurizer is not None else AlignedConfig()
-        model = AlignedModel(cfg, featurizer, naps, self.seed).fit(
-            store_sequences(view, split.train, cfg), view.index["label"].iloc[split.train].to_numpy(),
-            progress=self.progress)
-        return AlignedFitted(model, view.config, prompt=passage_text(view.index.iloc[split.train]))
+        y = view.index["label"].to_numpy()
+        seqs = store_sequences(view, cfg=cfg)
+        if featurizer is None:
+            featurizer = PassageFeaturizer(cfg).fit([seqs[i] for i in split.train], y[split.train])
+        blocks, stats = store_features(view, featurizer, seqs, executor=self.executor, progress=self.progress)
+        model = AlignedModel(cfg, featurizer, naps, self.seed).fit_features(
+            [X[split.train] for X in blocks], y[split.train], stats[split.train])
+        return AlignedFitted(model, view.config, prompt=passage_text(view.index.iloc[split.train]),
+                             fitted_on=(view, blocks, stats))
 
     def record_fields(self, fitted: AlignedFitted, seconds: float) -> dict:
         return {"classifier": self.name, **super().record_fields(fitted, seconds),
@@ -115,6 +132,14 @@ class Aligned(Method):
         model = model_from_arrays(ckpt["aligned"]["meta"], ckpt["aligned"]["arrays"])
         meta = ckpt["aligned"]["meta"]
         return AlignedFitted(model, FeatureConfig.from_dict(ckpt["feature_config"]), rundir, ckpt, meta.get("prompt"))
+
+    @classmethod
+    def warm_cache(cls, store, features, source, executor=None, progress: bool = False) -> None:
+        """With a source, every point aligns the store to the same references: align it once here.
+        (Without, each point's references come from its own training rows.)"""
+        if source is not None:
+            featurizer, _ = load_aligned_source(source, store, features)
+            store_features(store, featurizer, executor=executor, progress=progress)
 
     @classmethod
     def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:

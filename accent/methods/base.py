@@ -55,14 +55,14 @@ class Method:
     trains_network: ClassVar[bool] = False  # trains a network epoch by epoch (the curve starts these first)
     model_file: ClassVar[str | None] = None  # its own model file in place of checkpoint.pt (read_model_file)
     source_file: ClassVar[str | None] = None  # OWN_SOURCE: the file it reads beside the source run
-    has_cache: ClassVar[bool] = False       # keeps a per-store cache of its own (warm_cache)
 
     def __init__(self, *, backbone: str = ACCENT, classifier: str = "logreg", seed: int = 0,
                  preset: str | None = None, max_epochs: int | None = None, device: str | None = None,
-                 progress: bool = True, resume: bool = False, recipe: dict | None = None):
+                 progress: bool = True, resume: bool = False, recipe: dict | None = None, executor=None):
         self.backbone, self.classifier, self.seed = backbone, classifier, seed
         self.preset, self.max_epochs, self.device = preset, max_epochs, device
         self.progress, self.resume, self.recipe = progress, resume, recipe
+        self.executor = executor  # runs a method's store-wide work in shards (aligned: the alignments), or None
         self.source_run = None   # the loaded --source run (inference.Run), when the method reads one
         self.source_path = None  # what --source named, when the method used it
 
@@ -110,11 +110,6 @@ class Method:
 
     # -- loading ----------------------------------------------------------------------------------
     @classmethod
-    def warm_cache(cls, features, source, executor=None, progress: bool = False) -> None:
-        """Fill the method's per-store cache (:attr:`has_cache`) before the curve's runs start, in
-        shards on ``executor`` (None: here), so parallel runs read it instead of each computing it."""
-
-    @classmethod
     def read_model_file(cls, path: Path) -> dict:
         """The checkpoint dict of :attr:`model_file` (methods that have one)."""
         raise NotImplementedError
@@ -130,6 +125,12 @@ class Method:
         """Whether ``accent curve`` runs it by default on a target store with this index (aligned:
         only a same-passage store)."""
         return not cls.needs_passage or same_passage(index)
+
+    @classmethod
+    def warm_cache(cls, store, features, source, executor=None, progress: bool = False) -> None:
+        """Store-wide work that every curve point of this method with ``source`` would repeat, done
+        once before they start (aligned with a source: the alignments to its references; phonetic:
+        its measurements of every clip)."""
 
     @classmethod
     def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:

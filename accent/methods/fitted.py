@@ -66,11 +66,16 @@ class Fitted:
 
     def score_logmels(self, logmels: list[np.ndarray],
                       texts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(:meth:`predict_logmels`, :meth:`match_logmels`)."""
+        """(:meth:`predict_logmels`, :meth:`match_logmels`); the texts go only to a model that
+        :attr:`needs_text` (a method written before texts existed takes the log-mels alone)."""
+        if not self.needs_text:
+            return self.predict_logmels(logmels), self.match_logmels(logmels)
         return self.predict_logmels(logmels, texts), self.match_logmels(logmels, texts)
 
     def score_audio(self, path, text: str | None = None) -> tuple[np.ndarray, float | None]:
-        """(:meth:`predict_audio`, :meth:`match_audio`)."""
+        """(:meth:`predict_audio`, :meth:`match_audio`); the text as in :meth:`score_logmels`."""
+        if not self.needs_text:
+            return self.predict_audio(path), self.match_audio(path)
         return self.predict_audio(path, text), self.match_audio(path, text)
 
     def off_passage(self, match) -> bool:

@@ -25,7 +25,6 @@ from accent.methods.base import OWN_SOURCE, SOURCE, SOURCE_FREE, Method
 from accent.methods.fitted import Fitted
 from accent.methods.registry import register
 from accent.phonetic import PhoneticConfig, PhoneticModel, file_measurements, has_texts_and_audio, store_measurements
-from accent.store import FeatureStore
 
 WITH_SOURCE, NO_SOURCE = "source", "none"   # the two curve "backbones" of the phonetic method
 TEXT_HINT = "--text TEXT, a text column or the form's text field"
@@ -89,7 +88,6 @@ class Phonetic(Method):
     needs_text = True
     model_file = PHONETIC_MODEL
     source_file = PHONETIC_SOURCE
-    has_cache = True
 
     @classmethod
     def default_on(cls, index) -> bool:
@@ -105,14 +103,10 @@ class Phonetic(Method):
         store_measurements(store, self.config, progress=self.progress)
 
     @classmethod
-    def warm_cache(cls, features, source, executor=None, progress: bool = False) -> None:
-        """The measurements of every row, with the default recipe and with the source's when it has one."""
-        store = FeatureStore.open(features)
-        configs = [PhoneticConfig()]
-        if source is not None and (Path(source) / PHONETIC_SOURCE).is_file():
-            configs.append(load_phonetic_source(source, store, features).config)
-        for cfg in dict.fromkeys(configs):
-            store_measurements(store, cfg, executor=executor, progress=progress)
+    def warm_cache(cls, store, features, source, executor=None, progress: bool = False) -> None:
+        """The measurements of every row (with the source's recipe when given), which every point reads."""
+        cfg = load_phonetic_source(source, store, features).config if source is not None else PhoneticConfig()
+        store_measurements(store, cfg, executor=executor, progress=progress)
 
     def fit(self, view, split) -> PhoneticFitted:
         """The phonetic model on the training rows that have measurements (with the source's prior when given)."""
