@@ -87,7 +87,7 @@ def test_fit_predict_save_load_export(run, cv_store, tmp_path):
     assert exported.off_passage(wrong_match) and exported.off_words == "does not read its text"
     with pytest.raises(AccentError, match="needs the transcript"):
         exported.predict_audio(path)
-    with pytest.raises(AccentError, match="reads audio"):
+    with pytest.raises(AccentError, match="on the audio, not on log-mels"):
         exported.predict_logmels([store.frames(0)])
 
 

@@ -60,6 +60,10 @@ class PhoneticFitted(Fitted):
         rows = np.asarray(rows, np.int64)
         return self._proba(X[rows]), self.phonetic.match(stats[rows])
 
+    def refuse_logmels(self) -> None:
+        raise AccentError(f"run {self.rundir} measures vowel formants on the audio, not on log-mels: score the "
+                          "audio file with its text (predict_audio)")
+
     def predict_logmels(self, logmels, texts=None) -> np.ndarray:
         self.refuse_logmels()
 
