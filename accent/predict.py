@@ -256,8 +256,7 @@ def add_cli(subparsers) -> None:
                     "the others still scored); 2: bad model or arguments.")
     p.add_argument("--model", required=True, help="RUNDIR of any trained run, or a NAME.accent model file")
     p.add_argument("audio", nargs="+", metavar="INPUT",
-                   help="audio files (wav, mp3, flac, ogg, ...), folders of them, or a manifest .csv/.tsv with a path "
-                        "column (and a text column, for a model that needs the transcript)")
+                   help="audio files (wav, mp3, flac, ogg, ...), folders of them, or a manifest .csv/.tsv with a path column")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"accents to show per file (default {DEFAULT_TOP_K})")
     p.add_argument("--text", help="the transcript of the one audio file given, for a model that needs it (a manifest "
                                   "gives each file's in a text column)")

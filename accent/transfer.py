@@ -131,7 +131,8 @@ def _run_cli(args) -> int:
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("transfer", help="fine-tune / extract / scratch / baseline / aligned on a target store")
     p.add_argument("--source", help="RUNDIR of the pretrained source (needed for finetune and extract; for aligned: "
-                                    "its aligned_source.npz, else references and NAP come from the target)")
+                                    "its aligned_source.npz, else references and NAP come from the target; for phonetic: "
+                                    "its phonetic_source.npz, the source's classifier as extra features)")
     p.add_argument("--features", required=True, help="FEATDIR of the target corpus")
     p.add_argument("--mode", required=True, choices=list(method_names()))
     p.add_argument("--out", required=True, help="RUNDIR to write")

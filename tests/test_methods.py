@@ -76,7 +76,7 @@ def toy(monkeypatch):
 
 
 def test_the_registry_lists_the_builtin_methods_in_table_order():
-    assert method_names() == ("baseline", "scratch", "extract", "finetune", "aligned")
+    assert method_names() == ("baseline", "scratch", "extract", "finetune", "aligned", "phonetic")
     with pytest.raises(AccentError, match="unknown --mode 'nope'"):
         get_method("nope")
 

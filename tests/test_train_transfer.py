@@ -51,7 +51,8 @@ def test_pretrain_writes_a_loadable_run(source_run, tiny_stores):
     assert run.embed_logmel(np.asarray(store.frames(0), np.float32)).shape == (32,)
 
 
-@pytest.mark.parametrize("mode", [m for m in method_names() if m != "aligned"])   # aligned: tests/test_aligned_mode.py
+@pytest.mark.parametrize("mode", [m for m in method_names() if m not in ("aligned", "phonetic")])
+# aligned: tests/test_aligned_mode.py; phonetic (needs each clip's text and audio): tests/test_phonetic_method.py
 def test_every_transfer_mode_trains_and_reloads(mode, source_run, tiny_stores, tmp_path):
     result = run_transfer(tiny_stores["target_big"], mode, tmp_path / mode, source=source_run, seed=0,
                           per_class=4, max_epochs=4, progress=False)

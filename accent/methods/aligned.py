@@ -82,6 +82,7 @@ class Aligned(Method):
     source = OWN_SOURCE
     needs_passage = True
     model_file = ALIGNED_MODEL
+    source_file = ALIGNED_SOURCE
 
     def prepare(self, store, features, source) -> None:
         if not same_passage(store.index):
@@ -141,9 +142,9 @@ class Aligned(Method):
             store_features(store, featurizer, executor=executor, progress=progress)
 
     @classmethod
-    def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
+    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
         """Without the source, and with it when the source run has ``aligned_source.npz``."""
-        return [NO_SOURCE] + ([WITH_SOURCE] if aligned_source else [])
+        return [NO_SOURCE] + ([WITH_SOURCE] if own_source else [])
 
     @classmethod
     def series_name(cls, backbone: str) -> str:
