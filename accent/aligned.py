@@ -596,11 +596,13 @@ def load_source(path: str | Path) -> tuple[PassageFeaturizer, list[NAP], dict]:
             [NAP.from_arrays(z, prefix=f"nap_{r}_") for r in range(n)], meta)
 
 
-def save_model(path: str | Path, model: AlignedModel, feature_config=None) -> Path:
-    """Write a fitted :class:`AlignedModel` (references, NAPs, linear heads, classes) as one ``.npz``."""
+def save_model(path: str | Path, model: AlignedModel, feature_config=None, prompt: str | None = None) -> Path:
+    """Write a fitted :class:`AlignedModel` (references, NAPs, linear heads, classes, the passage
+    calibration) as one ``.npz``; ``prompt``: the passage text its training rows read, when known."""
     arrays = {**model.featurizer.to_arrays(), **model.classifier_.to_arrays(),
               **(model.calibration.to_arrays() if model.calibration is not None else {})}
-    return _write_npz(path, _meta("model", model.featurizer, feature_config, model.classes_), arrays)
+    meta = _meta("model", model.featurizer, feature_config, model.classes_)
+    return _write_npz(path, {**meta, **({"prompt": prompt} if prompt else {})}, arrays)
 
 
 def read_model_arrays(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:

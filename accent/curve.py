@@ -8,10 +8,13 @@ finished and is read back instead of retrained; an interrupted one resumes from 
 the plan, including sizes that were capped to the train split.
 
 Which series a method runs as, and which backbones, the method classes say (:mod:`accent.methods`).
-A method that needs a same-passage store (aligned) joins the default modes only when the target store
-is one (:func:`accent.manifest.same_passage`); aligned runs as two series: ``aligned`` (references and
+A method joins the default modes when its class says the target store suits it
+(:meth:`accent.methods.base.Method.default_on`): aligned only on a same-passage store
+(:func:`accent.manifest.same_passage`), phonetic only when every clip has its text and audio.
+A method with a file of its own beside the source run runs as two series: ``aligned`` (references and
 NAP from the target's training rows, no source) and, when the source run holds ``aligned_source.npz``,
-``aligned-source`` (the source's references and NAP).
+``aligned-source`` (the source's references and NAP); ``phonetic`` and ``phonetic-source``
+(``phonetic_source.npz``) alike.
 """
 from __future__ import annotations
 
@@ -28,8 +31,7 @@ from accent.backbones.names import ACCENT, MFCC, fusion_parts
 from accent.errors import AccentError
 from accent.executors import add_executor_options, as_finished, open_executor
 from accent.fileio import write_csv_atomic, write_json_atomic
-from accent.layout import ALIGNED_SOURCE, CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, read_run_json
-from accent.manifest import same_passage
+from accent.layout import CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, read_run_json
 from accent.methods import get_method, method_names, mode_rank
 from accent.methods.base import OWN_SOURCE
 from accent.methods.aligned import NO_SOURCE, WITH_SOURCE  # noqa: F401  the aligned series' names, read by the report
@@ -136,30 +138,41 @@ def largest_train_class(features: str | Path, folds: int | None) -> int:
     return int(train.groupby("label").size().max())
 
 
-def mode_backbones(mode: str, backbones: list[str], aligned_source: bool = False) -> list[str]:
+def mode_backbones(mode: str, backbones: list[str], own_sources=()) -> list[str]:
     """The backbones a mode runs with (its class says): baseline and scratch use none (one series
-    each); finetune only those with a network to update (not ``mfcc``, not fusions); aligned without
-    the source, and with it when the source run has ``aligned_source.npz``."""
-    return get_method(mode).curve_backbones(backbones, aligned_source)
+    each); finetune only those with a network to update (not ``mfcc``, not fusions); aligned and
+    phonetic without the source, and with it when its file is among ``own_sources`` (the file names
+    beside the source run, :func:`own_source_files`)."""
+    method = get_method(mode)
+    return method.curve_backbones(backbones, method.source_file is not None and method.source_file in own_sources)
+
+
+def own_source_files(source) -> set[str]:
+    """The methods' own source files (aligned_source.npz, ...) present beside the source run."""
+    if source is None:
+        return set()
+    files = {get_method(m).source_file for m in method_names()} - {None}
+    return {f for f in files if (Path(source) / f).is_file()}
 
 
 def plan_points(modes: list[str], backbones: list[str], sizes: list, seeds: list[int],
-                aligned_source: bool = False) -> list[CurvePoint]:
+                own_sources=()) -> list[CurvePoint]:
     """All runs, small sizes first so a partial curve is already useful. Modes that do not use a
     pretrained backbone (baseline, scratch) run once, not once per backbone."""
     points = []
     for size in sizes:
         for mode in modes:
-            for backbone in mode_backbones(mode, backbones, aligned_source):
+            for backbone in mode_backbones(mode, backbones, own_sources):
                 points.extend(CurvePoint(mode, backbone, size, seed) for seed in seeds)
     return points
 
 
 def default_modes(features: str | Path) -> list[str]:
-    """Every transfer mode; ``aligned`` only when the target store reads one passage (it compares
-    readings of the same text, and loses to the MFCC baseline on different sentences)."""
-    passage = same_passage(FeatureStore.open(features).index)
-    return [m for m in method_names() if passage or not get_method(m).needs_passage]
+    """Every transfer mode that suits the target store (its class says): ``aligned`` only when the
+    store reads one passage (it compares readings of the same text, and loses to the MFCC baseline on
+    different sentences); ``phonetic`` only when every clip has its text and audio."""
+    index = FeatureStore.open(features).index
+    return [m for m in method_names() if get_method(m).default_on(index)]
 
 
 def warm_embedding_cache(features: str | Path, points: list[CurvePoint], source, progress: bool) -> None:
@@ -210,18 +223,18 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
     modes = modes or default_modes(features)
     backbones = backbones or [DEFAULT_BACKBONE]
-    aligned_source = source is not None and (Path(source) / ALIGNED_SOURCE).is_file()
+    own_sources = own_source_files(source)
     methods = [get_method(m) for m in modes]
-    own_source = [m.name for m in methods if m.source == OWN_SOURCE]
-    if own_source and source is not None and not aligned_source:
-        _note(f"{source} has no {ALIGNED_SOURCE} (not pretrained on a same-passage corpus): "
-              f"{', '.join(own_source)} runs without the source only")
+    for m in methods:
+        if m.source == OWN_SOURCE and source is not None and m.source_file not in own_sources:
+            _note(f"{source} has no {m.source_file} (accent pretrain writes it on a store that suits {m.name}): "
+                  f"{m.name} runs without the source only")
     if source is None and any(DEFAULT_BACKBONE in fusion_parts(b) for b in backbones) \
             and any(m.uses_backbone for m in methods):
         raise AccentError("modes extract/finetune with backbone 'accent' need the pretrained run: give --source "
                           "RUNDIR (from `accent pretrain`), or name other --backbones such as resemblyzer")
     for m in methods:
-        skipped = [b for b in backbones if m.uses_backbone and b not in m.curve_backbones(backbones, aligned_source)]
+        skipped = [b for b in backbones if m.uses_backbone and b not in m.curve_backbones(backbones, False)]
         if skipped:
             _note(f"{m.name} skips {', '.join(skipped)} (nothing to fine-tune: mfcc or a fusion); extract runs them")
     if len(seeds) < MIN_SEEDS_FOR_SPREAD:
@@ -238,7 +251,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "preset": preset, "max_epochs": max_epochs, "recipe": recipe}
     write_json_atomic(out / CURVE_JSON, plan)
 
-    points = plan_points(modes, backbones, run_sizes, seeds, aligned_source)
+    points = plan_points(modes, backbones, run_sizes, seeds, own_sources)
     done: dict[int, dict] = {}
     for i, point in enumerate(points):
         run = read_run_json(point.run_dir(out))

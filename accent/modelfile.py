@@ -104,12 +104,13 @@ def export_model(rundir: str | Path, out: str | Path) -> Path:
 # ---------------------------------------------------------------------------------------- model card
 def model_card(run: Run) -> dict:
     """What a person needs to judge the model: classes, training data, and the test balanced accuracy
-    with its 95 % interval resampled over speakers (from the run's predictions.csv)."""
+    with its 95 % interval resampled over speakers (from the run's predictions.csv); and what a clip
+    must be (:func:`reading_card`)."""
     if is_model_file(run.rundir):
-        return read_model_json(Path(run.rundir)).get("card") or {}
+        return {**(read_model_json(Path(run.rundir)).get("card") or {}), **reading_card(run)}
     rj = run.run_json or {}
     test = (rj.get("metrics") or {}).get("test") or {}
-    card = {"name": Path(run.rundir).name, "mode": run.mode, "backbone": run.backbone,
+    card = {"name": Path(run.rundir).name, "mode": run.mode, "backbone": run.backbone, **reading_card(run),
             "classes": list(run.labels), "sample_rate": run.feature_config.sample_rate,
             "min_duration_s": run.feature_config.min_duration_s,
             "training": {k: rj.get(k) for k in ("features", "source", "seed", "per_class", "train_fraction",
@@ -122,6 +123,16 @@ def model_card(run: Run) -> dict:
                         "interval": _test_interval(Path(run.rundir), run.labels), "confidence": 0.95,
                         "resampled": "speakers"}
     return card
+
+
+def reading_card(run: Run) -> dict:
+    """What the model expects a clip to say, from its fitted model (also for model files exported
+    before the card held it): ``prompt`` (a passage to read aloud, or None), ``needs_text`` (each clip
+    needs its transcript), and the answer (``off_words``) for a clip whose passage_match is below
+    ``match_threshold``."""
+    fitted = run.fitted
+    return {"prompt": fitted.prompt, "needs_text": fitted.needs_text, "match_threshold": fitted.match_threshold,
+            "off_words": fitted.off_words}
 
 
 def _test_interval(rundir: Path, labels: list[str]) -> list[float] | None:
@@ -157,11 +168,12 @@ def card_markdown(card: dict, name: str) -> str:
     else:
         result = "no test split was scored for this run"
     chance = 1 / max(1, len(card.get("classes") or []))
+    backbone = f", backbone `{card['backbone']}`" if card.get("backbone") else ""
     return "\n".join([
         f"# {name}: an `accent` accent classifier", "",
-        f"Mode `{card.get('mode')}`, backbone `{card.get('backbone')}`. Reads any decodable audio file, resampled "
+        f"Mode `{card.get('mode')}`{backbone}. Reads any decodable audio file, resampled "
         f"to {card.get('sample_rate')} Hz; clips with less than {card.get('min_duration_s')} s of sound after "
-        "trimming silence are refused.", "",
+        "trimming silence are refused.", "", *_reading_lines(card),
         "## Classes", "", ", ".join(f"`{c}`" for c in card.get("classes") or []), "",
         "## Training data", "",
         f"- feature store: `{tr.get('features')}`" + (f", pretrained source `{tr['source']}`" if tr.get("source") else ""),
@@ -176,6 +188,17 @@ def card_markdown(card: dict, name: str) -> str:
         "## Files", "",
         f"- `{WEIGHTS}`: all tensors (safetensors); `{MODEL_JSON}`: labels, feature and model config, this card",
         f"- `{RUN_JSON}`: the training summary; loading never unpickles anything", ""])
+
+
+def _reading_lines(card: dict) -> list[str]:
+    """The card's paragraph on what to say, when the model expects a passage or a transcript."""
+    if card.get("prompt"):
+        return ["## What to read", "", f"Every clip should read this passage (a clip that does not is answered "
+                f"\"{card.get('off_words')}\" instead of an accent):", "", f"> {card['prompt']}", ""]
+    if card.get("needs_text"):
+        return ["## What to read", "", "Any sentence, with its transcript: `accent predict --text TEXT` (or a text "
+                "column in a manifest).", ""]
+    return []
 
 
 def _run_cli(args) -> int:

@@ -3,7 +3,8 @@
 espeak-ng knows how a sentence is pronounced, and its library reports where each phoneme falls in
 the audio it synthesises (phoneme events, enabled at initialisation). :func:`render` returns that
 audio and the phones with their times; :func:`phone_segments` aligns a real clip to the rendering by
-DTW on per-recording normalised MFCCs (as aeneas aligns sentences) and maps the phone boundaries
+DTW on per-recording normalised MFCCs (as aeneas aligns sentences; the engine of
+:mod:`accent.alignment`) and maps the phone boundaries
 onto the clip's frames. No acoustic model, no torch: the library is reached through ctypes.
 
 espeak-ng keeps global state (one voice, one callback), so every call into it holds one lock; it
@@ -18,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from accent.alignment import Alignment, AlignSpec, align
 from accent.audio import resample
 from accent.errors import AccentError
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
@@ -35,7 +37,7 @@ VOICES = {"en": "en-us", "english": "en-us"}   # language names a manifest may c
 
 STD_FLOOR = 1e-6
 ALIGN_COEFFS = (1, 13)   # DTW on c1..c12: c0 is loudness, which differs between a voice and the synthesiser
-BAND_RADIUS = 0.25       # Sakoe-Chiba band, as a fraction of the longer sequence (librosa's band_rad)
+BAND_RADIUS = 0.25       # Sakoe-Chiba band, as a fraction of the longer sequence
 PAUSE_DB = 45.0          # frames this far below the clip's loud frames (95th percentile) are a pause, not a phone
 
 
@@ -162,32 +164,37 @@ def alignment_sequence(logmel: np.ndarray) -> np.ndarray:
     return (mfcc - mfcc.mean(0)) / np.maximum(mfcc.std(0), STD_FLOOR)
 
 
-def dtw_path(clip_seq: np.ndarray, ref_seq: np.ndarray) -> np.ndarray:
-    """Monotonic path (n_steps, 2) of (clip frame, reference frame) pairs, from (0, 0) to both ends.
+ALIGN_SPEC = AlignSpec(align_coeffs=(0, ALIGN_COEFFS[1] - ALIGN_COEFFS[0]), band=BAND_RADIUS)  # on frames, not blocks
 
-    A banded DTW (librosa); the one function to swap for the project's alignment engine.
-    """
-    import librosa
 
+def align_to_rendering(clip_seq: np.ndarray, ref_seq: np.ndarray) -> Alignment:
+    """Banded DTW of a clip's :func:`alignment_sequence` against the rendering's, through the
+    project's alignment engine (:func:`accent.alignment.align`: the same paths as librosa's banded
+    DTW on real CV clips, docs/benchmarks.md), with its normalised cost."""
     if min(len(clip_seq), len(ref_seq)) < 2:
         raise AccentError(f"too short to align: {len(clip_seq)} clip frames, {len(ref_seq)} rendering frames")
-    _, path = librosa.sequence.dtw(X=clip_seq.T, Y=ref_seq.T, metric="euclidean", backtrack=True,
-                                   global_constraints=True, band_rad=BAND_RADIUS)
-    return path[::-1]
+    return align(clip_seq, ref_seq, ALIGN_SPEC)
+
+
+def dtw_path(clip_seq: np.ndarray, ref_seq: np.ndarray) -> np.ndarray:
+    """Monotonic path (n_steps, 2) of (clip frame, reference frame) pairs, from (0, 0) to both ends."""
+    return align_to_rendering(clip_seq, ref_seq).path()
 
 
 def phone_segments(clip_logmel: np.ndarray, rendering: Rendering, cfg: FeatureConfig = FeatureConfig(),
-                   pause_db: float | None = PAUSE_DB) -> list[tuple[str, int, int]]:
+                   pause_db: float | None = PAUSE_DB, path: np.ndarray | None = None) -> list[tuple[str, int, int]]:
     """The rendering's phones on the clip: ``(name, first frame, end frame)`` in clip frames of ``cfg``.
 
     ``clip_logmel`` are the clip's stored log-mel frames (made with ``cfg``). A phone's clip start
     is the first clip frame the DTW path pairs with the phone's first rendering frame, and it ends
     where the next phone starts (the last one where the last rendering phone ends); then pauses are
     cut off each segment's edges (:func:`trim_pauses`; ``pause_db=None`` keeps them). Segments are in
-    order and never overlap; a phone the speaker compressed may be empty (end == start).
+    order and never overlap; a phone the speaker compressed may be empty (end == start). ``path``:
+    the :func:`dtw_path` of the clip against the rendering, when the caller aligned them already.
     """
     ref_logmel = rendering_logmel(rendering, cfg)
-    path = dtw_path(alignment_sequence(clip_logmel), alignment_sequence(ref_logmel))
+    if path is None:
+        path = dtw_path(alignment_sequence(clip_logmel), alignment_sequence(ref_logmel))
     n_ref = len(ref_logmel)
     first_clip = np.full(n_ref + 1, len(clip_logmel), dtype=np.int64)   # first clip frame per rendering frame
     np.minimum.at(first_clip, path[:, 1], path[:, 0])

@@ -21,20 +21,28 @@ Voice (issue 21)"), where vowel formants were the strongest block and the others
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from accent.aligned import NAP, LinearHead
-from accent.errors import AccentError
+from accent.aligned import NAP, LinearHead, PassageCalibration, match_statistics
+from accent.errors import AccentError, AudioError
+from accent.executors import Shard, n_workers, run_shards, shard_count
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
+from accent.featurize import prepare_clip
 from accent.fileio import atomic_path
-from accent.phones import phone_segments, render
+from accent.phones import align_to_rendering, alignment_sequence, phone_segments, render, rendering_logmel
 
 FORMAT = "accent-phonetic/1"
+CACHE_DIR = "phonetic"   # FEATDIR/phonetic/<key>.npz: every row's vector and match statistics
+CACHE_FORMAT = "accent-phonetic-cache/1"
+N_MATCH_STATS = 3
 STD_FLOOR = 1e-6
 MIN_FRAMES = 1
 LOBANOV_FLOOR = 1e-3     # floor of a formant's std over a clip's vowels (log Hz)
@@ -227,13 +235,132 @@ def clip_features(wave: np.ndarray, text: str, cfg: PhoneticConfig = PhoneticCon
     trimmed and loudness-normalised: :func:`accent.featurize.prepare_clip`), so that the phone
     segments fall on the same frames as the stored log-mels.
     """
+    return clip_measurements(wave, text, cfg, feature_config)[0]
+
+
+def clip_measurements(wave: np.ndarray, text: str, cfg: PhoneticConfig = PhoneticConfig(),
+                      feature_config: FeatureConfig = FeatureConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`clip_features`, match statistics (3,)) of one clip.
+
+    The statistics say whether the clip reads its own text (:func:`accent.aligned.match_statistics`
+    with the rendering as the one reference): the DTW cost per step against the rendering, its ratio
+    to the cost against the rendering played backwards (same sounds, wrong order: a clip of other
+    words or noise aligns about as badly to both), and the log length of the clip against the rendering.
+    """
     logmel = log_mel_numpy(wave, feature_config)
     rendering = render(text, cfg.voice)
-    segments = phone_segments(logmel, rendering, feature_config)
+    ref_logmel = rendering_logmel(rendering, feature_config)
+    clip_seq, ref_seq = alignment_sequence(logmel), alignment_sequence(ref_logmel)
+    alignment = align_to_rendering(clip_seq, ref_seq)
+    null = align_to_rendering(clip_seq, ref_seq[::-1])
+    segments = phone_segments(logmel, rendering, feature_config, path=alignment.path())
     hop_s = feature_config.hop_ms / 1000
     tracks = (formant_tracks(wave, feature_config.sample_rate, len(logmel), hop_s, cfg.ceiling_hz)
               if {"f3", "formants"} & set(cfg.blocks) else None)
-    return features_from_segments(logmel, segments, [p.end - p.start for p in rendering.phones], tracks, cfg, hop_s)
+    vector = features_from_segments(logmel, segments, [p.end - p.start for p in rendering.phones], tracks, cfg, hop_s)
+    stats = match_statistics([[alignment.cost]], [[null.cost]], [len(logmel) / len(ref_logmel)])[0]
+    return vector, stats
+
+
+def file_measurements(path, text, cfg: PhoneticConfig, feature_config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clip_measurements` of an audio file, prepared as the feature store prepares it."""
+    return clip_measurements(prepare_clip(path, feature_config)[0], text, cfg, feature_config)
+
+
+def feature_dim(cfg: PhoneticConfig) -> int:
+    """Length of :func:`clip_features`' vector."""
+    n_vowels = sum(is_vowel(v) for v in cfg.inventory)
+    sizes = {"formants": 3 * n_vowels + 2, "f3": len(cfg.inventory), "mfcc": len(cfg.inventory) * cfg.n_mfcc,
+             "durations": len(cfg.inventory)}
+    return sum(sizes[b] for b in cfg.blocks)
+
+
+# -- every row of a store, cached beside it ------------------------------------------------------
+
+def store_texts(store, where) -> list:
+    """The transcripts of a store's rows (its ``text`` column); a one-line AccentError without one."""
+    if "text" not in store.index.columns or not store.index["text"].fillna("").astype(str).str.strip().any():
+        raise AccentError(f"{where}: this model needs the transcript of every clip, and the store has no text "
+                          "column: featurize a manifest with a text column (CV's sentence, SAA's passage)")
+    return [str(t) if isinstance(t, str) and t.strip() else "" for t in store.index["text"]]
+
+
+def has_texts_and_audio(index) -> bool:
+    """Every row has a transcript and its audio file is at hand: what the phonetic recipe measures."""
+    if "text" not in index.columns or not len(index):
+        return False
+    texts = index["text"].fillna("").astype(str).str.strip()
+    return bool((texts != "").all()) and all(Path(p).is_file() for p in index["path"])
+
+
+def cache_path(store, cfg: PhoneticConfig) -> Path:
+    """``FEATDIR/phonetic/<key>.npz``: the key covers the recipe, the feature config, which clips and their texts."""
+    idx = store.index
+    rows = idx[["utt_id", "path", "offset", "n_frames"]].astype(str).to_csv(index=False)
+    texts = "\n".join(store_texts(store, store.root))
+    key = hashlib.sha1(json.dumps([cfg.to_dict(), store.config.hash(), rows, texts]).encode()).hexdigest()[:16]
+    return Path(store.root).resolve() / CACHE_DIR / f"{key}.npz"
+
+
+def _measure_shard(paths: list, texts: list, cfg: PhoneticConfig, feature_config: FeatureConfig, out: str) -> str:
+    """Worker task: vectors and statistics of some clips (NaN and a reason where a clip is unusable)."""
+    X = np.full((len(paths), feature_dim(cfg)), np.nan, np.float32)
+    S = np.full((len(paths), N_MATCH_STATS), np.nan)
+    reasons = []
+    for i, (path, text) in enumerate(zip(paths, texts)):
+        try:
+            if not text:
+                raise AccentError("no transcript")
+            X[i], S[i] = file_measurements(path, text, cfg, feature_config)
+            reasons.append("")
+        except (AccentError, AudioError, OSError) as exc:
+            reasons.append(f"{path}: {str(exc).splitlines()[0][:200]}")
+    with atomic_path(Path(out)) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, vectors=X, stats=S, reasons=np.array(reasons, dtype=str))
+    return out
+
+
+def store_measurements(store, cfg: PhoneticConfig = PhoneticConfig(), *, executor=None, n_shards: int | None = None,
+                       progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors (n, d) float32, match statistics (n, 3)) of every row of ``store``, NaN rows for clips
+    without a usable transcript or audio (one warning names how many and the first reason).
+
+    Computed once per store, recipe and texts, in shards (through ``executor`` when given, e.g.
+    :func:`accent.executors.open_executor`'s; finished shards survive an interruption), and kept at
+    :func:`cache_path`, so folds and curve points reuse it.
+    """
+    final = cache_path(store, cfg)
+    if not final.is_file():
+        texts, paths = store_texts(store, store.root), list(store.index["path"].astype(str))
+        n = len(paths)
+        count = shard_count(n, n_workers(executor) if executor is not None else 1, n_shards, max_items=200)
+        parts = final.parent / f"{final.stem}.shards-{count}"
+        shards = [Shard(f"{i}/{count}", (paths[a:b], texts[a:b], cfg, store.config, str(parts / f"{i:05d}.npz")), b - a)
+                  for i in range(count) for a, b in [(i * n // count, (i + 1) * n // count)]]
+        done = lambda s: Path(s.args[-1]).is_file()  # noqa: E731
+        if executor is None:
+            for s in shards:
+                if not done(s):
+                    _measure_shard(*s.args)
+        else:
+            run_shards(executor, _measure_shard, shards, is_done=done, progress_of=lambda s: 0,
+                       desc="phonetic", progress=progress)
+        loaded = [dict(np.load(s.args[-1], allow_pickle=False)) for s in shards]
+        with atomic_path(final) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, format=np.array(CACHE_FORMAT), **{k: np.concatenate([p[k] for p in loaded])
+                                                               for k in ("vectors", "stats", "reasons")})
+        shutil.rmtree(parts, ignore_errors=True)
+    with np.load(final, allow_pickle=False) as z:
+        if str(z["format"]) != CACHE_FORMAT:
+            raise AccentError(f"{final} is not a phonetic cache file: delete it and run again")
+        vectors, stats, reasons = z["vectors"], z["stats"], z["reasons"]
+    failed = [r for r in reasons if r]
+    if failed:
+        warnings.warn(f"{len(failed)} of {len(reasons)} clips of {store.root} have no phonetic features (NaN rows, "
+                      f"left out of training, unscored): first {failed[0]}", stacklevel=2)
+    return vectors, stats
 
 
 def features_from_segments(logmel, segments, rendering_durations, tracks, cfg: PhoneticConfig,
@@ -254,18 +381,30 @@ def features_from_segments(logmel, segments, rendering_durations, tracks, cfg: P
 
 class PhoneticModel:
     """Per-clip vectors in, accent probabilities out: NAP (when ``n_nap``), StandardScaler and
-    class-balanced logistic regression, all kept as plain arrays."""
+    class-balanced logistic regression, all kept as plain arrays.
 
-    def __init__(self, config: PhoneticConfig = PhoneticConfig(), seed: int = 0):
+    ``prior``: a model fitted on a source corpus (``accent pretrain`` on a store with text writes
+    one); its log-probabilities over the source's labels join each vector as extra features, so the
+    target learns how far to trust what the source learnt from the same measurements.
+    ``calibration`` (fitted with ``stats``): whether a clip reads its own text at all.
+    """
+
+    def __init__(self, config: PhoneticConfig = PhoneticConfig(), seed: int = 0, prior: "PhoneticModel | None" = None):
         self.config = config
         self.seed = seed
+        self.prior = prior
+        self.calibration: PassageCalibration | None = None
 
-    def fit(self, vectors, y) -> "PhoneticModel":
+    def inputs(self, vectors) -> np.ndarray:
+        X = np.asarray(vectors, np.float64)
+        return np.hstack([X, self.prior.predict_log_proba(X)]) if self.prior is not None else X
+
+    def fit(self, vectors, y, stats=None) -> "PhoneticModel":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        X, y = np.asarray(vectors, np.float64), np.asarray(y)
+        X, y = self.inputs(vectors), np.asarray(y)
         if len(np.unique(y)) < 2:
             raise AccentError("the phonetic classifier needs at least two classes in its training rows")
         self.nap_ = NAP(self.config.n_nap).fit(X, y)
@@ -274,10 +413,11 @@ class PhoneticModel:
         model.fit(self.nap_.transform(X), y)
         self.head_ = LinearHead.from_pipeline(model)
         self.classes_ = model.classes_
+        self.calibration = PassageCalibration.fit(np.asarray(stats, np.float64)) if stats is not None else None
         return self
 
     def predict_log_proba(self, vectors) -> np.ndarray:
-        return self.head_.log_proba(self.nap_.transform(np.asarray(vectors, np.float64)))
+        return self.head_.log_proba(self.nap_.transform(self.inputs(vectors)))
 
     def predict_proba(self, vectors) -> np.ndarray:
         return np.exp(self.predict_log_proba(vectors))
@@ -285,24 +425,59 @@ class PhoneticModel:
     def predict(self, vectors) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_log_proba(vectors), axis=1)]
 
-    def save(self, path: str | Path) -> Path:
-        """One ``.npz`` of plain arrays and a JSON string (the config); loads without pickle."""
-        meta = {"format": FORMAT, "config": self.config.to_dict()}
+    def match(self, stats) -> np.ndarray:
+        """0..1 per clip: how well it reads its own text, judged against the training clips; NaN
+        without a calibration or where a clip has no statistics."""
+        S = np.atleast_2d(np.asarray(stats, np.float64))
+        out = np.full(len(S), np.nan)
+        ok = np.isfinite(S).all(1)
+        if self.calibration is not None and ok.any():
+            out[ok] = self.calibration.match(S[ok])
+        return out
+
+    def to_arrays(self, prefix: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+        """(meta, numeric arrays): what a file or a model file holds, no pickle, no strings among the arrays."""
+        meta = {"format": FORMAT, "config": self.config.to_dict(), "classes": [str(c) for c in self.classes_],
+                "prior": None}
+        arrays = {**self.nap_.to_arrays(f"{prefix}nap_"), **self.head_.to_arrays(f"{prefix}head_")}
+        if self.calibration is not None:
+            arrays.update({f"{prefix}{k}": v for k, v in self.calibration.to_arrays().items()})
+        if self.prior is not None:
+            meta["prior"], prior_arrays = self.prior.to_arrays(f"{prefix}prior_")
+            arrays.update(prior_arrays)
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(cls, meta: dict, arrays, prefix: str = "") -> "PhoneticModel":
+        if meta.get("format") != FORMAT:
+            raise AccentError(f"not a phonetic model (format {meta.get('format')!r})")
+        prior = cls.from_arrays(meta["prior"], arrays, f"{prefix}prior_") if meta.get("prior") else None
+        model = cls(PhoneticConfig.from_dict(meta["config"]), prior=prior)
+        model.nap_ = NAP.from_arrays(arrays, f"{prefix}nap_")
+        model.head_ = LinearHead.from_arrays(arrays, f"{prefix}head_")
+        model.classes_ = np.asarray(meta["classes"])
+        model.calibration = PassageCalibration.from_arrays(
+            {k[len(prefix):]: np.asarray(v) for k, v in arrays.items() if k.startswith(prefix + "match_")})
+        return model
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """One ``.npz`` of plain arrays and a JSON string (the config, classes and ``extra``); loads without pickle."""
+        meta, arrays = self.to_arrays()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(meta)), classes=np.asarray(self.classes_, dtype=str),
-                         **self.nap_.to_arrays("nap_"), **self.head_.to_arrays("head_"))
+                np.savez(fh, meta=np.array(json.dumps({**meta, **(extra or {})})), **arrays)
         return path
 
-    @classmethod
-    def load(cls, path: str | Path) -> "PhoneticModel":
+    @staticmethod
+    def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+        """(meta, arrays) of a saved model; a one-line AccentError when it is missing or not one."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
-            meta = json.loads(str(arrays["meta"]))
+            meta = json.loads(str(arrays.pop("meta")))
         except FileNotFoundError:
             raise AccentError(f"phonetic model {path} not found: fit one and save it with PhoneticModel.save") from None
         except (KeyError, ValueError, OSError) as exc:
@@ -310,8 +485,19 @@ class PhoneticModel:
         if meta.get("format") != FORMAT:
             raise AccentError(f"{path} is not a phonetic model (format {meta.get('format')!r}): "
                               "save one with PhoneticModel.save")
-        model = cls(PhoneticConfig.from_dict(meta["config"]))
-        model.nap_ = NAP.from_arrays(arrays, "nap_")
-        model.head_ = LinearHead.from_arrays(arrays, "head_")
-        model.classes_ = np.asarray(arrays["classes"])
-        return model
+        return meta, arrays
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PhoneticModel":
+        return cls.from_arrays(*cls.read(path))
+
+
+def fit_store_source(store, rows, path: str | Path, cfg: PhoneticConfig = PhoneticConfig(),
+                     progress: bool = False) -> Path:
+    """A source corpus's phonetic classifier over its labels (``accent pretrain``'s ``phonetic_source.npz``),
+    fitted on the ``rows`` that have measurements; a target reads its log-probabilities as extra features."""
+    X, stats = store_measurements(store, cfg, progress=progress)
+    rows = np.asarray(rows, np.int64)
+    rows = rows[np.isfinite(X[rows]).all(1)]
+    model = PhoneticModel(cfg).fit(X[rows], store.index["label"].iloc[rows].to_numpy(), stats[rows])
+    return model.save(path, {"feature_config": store.config.to_dict()})

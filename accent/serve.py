@@ -1,8 +1,10 @@
 """`accent serve`: try a model in a browser (upload or record a clip, see the top accents) and a JSON API.
 
 Routes: ``GET /`` the page (``accent/web/``: no external scripts, fonts or styles, so it works
-offline); ``POST /api/predict`` a multipart form with the clip in the field ``audio``, answered with
-exactly what ``accent predict --json`` prints for that file; ``GET /api/model`` the model card;
+offline); ``POST /api/predict`` a multipart form with the clip in the field ``audio`` (and its
+transcript in ``text``, for a model that needs it), answered with exactly what ``accent predict
+--json`` prints for that file (``passage_match`` and ``off_passage`` included); ``GET /api/model``
+the model card (with the passage to read, ``prompt``, or sentences to read, ``suggestions``);
 ``GET /healthz``.
 
 Safe by construction:
@@ -40,6 +42,10 @@ DEFAULT_PORT = 8000
 MAX_UPLOAD_MB = 20.0
 TIMEOUT_S = 60.0
 UPLOAD_FIELD = "audio"
+TEXT_FIELD = "text"              # the clip's transcript, for a model that needs it: plain text, never a file
+MAX_TEXT_CHARS = 2000
+TEXT_HINT = f"the transcript in the form's {TEXT_FIELD!r} field"
+SUGGESTIONS = 20                 # sentences the page offers to read aloud to a model that needs the text
 DEFAULT_TOP_K = 5
 FORM_OVERHEAD_BYTES = 16 << 10   # multipart boundaries and headers around the file
 MAX_CONNECTIONS = 64             # uvicorn answers 503 beyond this many open connections
@@ -93,27 +99,52 @@ class Predictor:
 
         self.model_path = Path(model)
         self.run = load_model(model)
-        self.card = {**model_card(self.run), "top_k": min(top_k, len(self.run.labels))}
+        self.card = {**model_card(self.run), "top_k": min(top_k, len(self.run.labels)),
+                     "suggestions": suggestions() if self.run.fitted.needs_text else []}
         self.top_k = self.card["top_k"]
         self.tmpdir = Path(tempfile.mkdtemp(prefix="accent-serve-"))
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accent-predict")
 
-    def predict_bytes(self, data: bytes, suffix: str, display_name: str) -> list[dict]:
-        """Score one uploaded clip (runs in the inference thread); RequestError(422) if unusable."""
+    def predict_bytes(self, data: bytes, suffix: str, display_name: str, text: str | None = None) -> list[dict]:
+        """Score one uploaded clip (runs in the inference thread); RequestError(422) if unusable, 400
+        when the model needs the transcript and ``text`` is empty."""
+        if self.run.fitted.needs_text and not text:
+            raise RequestError(400, f"{display_name}: this model needs the transcript: give {TEXT_HINT}", "needs_text")
         fd, tmp = tempfile.mkstemp(suffix=suffix, dir=self.tmpdir)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            ((_, probs, error),) = list(score_paths(self.run, [tmp]))
+            ((_, probs, match, error),) = list(score_paths(self.run, [tmp], texts=[text], hint=TEXT_HINT))
         finally:
             Path(tmp).unlink(missing_ok=True)
         if probs is None:
             raise RequestError(422, f"could not use this clip: {error}", failure_reason(error))
-        return [result_entry(display_name, probs, None, self.run.labels, self.top_k)]
+        return [result_entry(display_name, probs, None, self.run.fitted, self.top_k, match)]
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def suggestions() -> list[str]:
+    """Sentences to read aloud to a model that needs the transcript (the packaged sentence list)."""
+    from accent.corpora.synthetic import read_sentences  # the corpus generator: only a model that needs the text
+
+    return read_sentences()[:SUGGESTIONS]
+
+
+def form_text(value) -> str | None:
+    """The form's text field: plain text (a file there is refused: the text is never read as a path),
+    printable, at most :data:`MAX_TEXT_CHARS`; None when absent or blank."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RequestError(400, f"the {TEXT_FIELD!r} field is the transcript as plain text, not a file", "bad_text")
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+    if len(text) > MAX_TEXT_CHARS:
+        raise RequestError(400, f"the {TEXT_FIELD!r} field holds {len(text)} characters; at most {MAX_TEXT_CHARS}",
+                           "bad_text")
+    return text or None
 
 
 def display_name(filename: str | None) -> str:
@@ -163,8 +194,8 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
     def refuse(err: RequestError) -> JSONResponse:
         return JSONResponse({"error": err.message, "reason": err.reason}, status_code=err.status)
 
-    async def read_upload(request) -> tuple[bytes, str, str]:
-        """(clip bytes, temp-file suffix, display name) of a valid upload, or RequestError."""
+    async def read_upload(request) -> tuple[bytes, str, str, str | None]:
+        """(clip bytes, temp-file suffix, display name, transcript or None) of a valid upload, or RequestError."""
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise RequestError(415, f"send the clip as multipart/form-data in a field named {UPLOAD_FIELD!r}",
                                "not_multipart")
@@ -181,6 +212,7 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
                 raise RequestError(400, f"no file in the form field {UPLOAD_FIELD!r}: attach the clip as {UPLOAD_FIELD}",
                                    "missing_field")
             suffix = audio_suffix(upload.content_type)
+            text = form_text(form.get(TEXT_FIELD))
             data = await upload.read()
         finally:
             await form.close()  # the parser's spooled temporary file
@@ -189,13 +221,13 @@ def create_app(model: str | Path, max_upload_bytes: int = int(MAX_UPLOAD_MB * 1e
         if len(data) > max_upload_bytes:
             raise RequestError(413, f"upload larger than the limit of {max_upload_bytes / 1e6:.1f} MB: "
                                "send a shorter clip", "too_large")
-        return data, suffix, display_name(upload.filename)
+        return data, suffix, display_name(upload.filename), text
 
     async def predict(request):
         try:
-            data, suffix, name = await read_upload(request)
+            data, suffix, name, text = await read_upload(request)
             job = asyncio.get_running_loop().run_in_executor(predictor.executor, predictor.predict_bytes,
-                                                             data, suffix, name)
+                                                             data, suffix, name, text)
             try:
                 result = await asyncio.wait_for(job, timeout_s)
             except asyncio.TimeoutError:

@@ -9,6 +9,8 @@ informative for the target, while a handful of target recordings is not enough t
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,3 +221,33 @@ def make_passage_store(root, n_classes: int, speakers: dict[str, int], seed: int
                              "split": split, "duration_s": len(x) / 100, "text": text, "corpus": "tiny"})
     writer.finish(pd.DataFrame(rows))
     return str(root)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SAA_8K = SHARED / "real-dev" / "saa-8k"
+CV_DEV = SHARED / "real-dev" / "cv-v1" / "cv-valid-dev"
+PASSAGE_LANGUAGES = ("english", "spanish", "arabic", "mandarin")
+
+
+@pytest.fixture(scope="session")
+def saa_aligned_run(tmp_path_factory):
+    """An aligned run trained on real saa-8k readings (8 per language of 4, 8 kHz, the passage text in
+    the manifest), and one held-out reading per language: {"run", "held": {language: path}}. Skips
+    without ../shared."""
+    if not SAA_8K.is_dir():
+        pytest.skip("../shared/real-dev/saa-8k absent: the passage tests need real readings")
+    from accent.corpora import build_manifest
+    from accent.corpora.saa import STELLA_PARAGRAPH
+    from accent.featurize import featurize
+    from accent.transfer import run_transfer
+
+    manifest, _ = build_manifest("folder", SAA_8K, passage=STELLA_PARAGRAPH)
+    manifest = manifest[manifest["label"].isin(PASSAGE_LANGUAGES)].sort_values("utt_id")
+    chosen = manifest.groupby("label").head(10).copy()
+    chosen["split"] = np.tile(["train"] * 8 + ["val", "test"], len(PASSAGE_LANGUAGES))
+    held = manifest.drop(chosen.index).groupby("label").nth(0)
+    base = tmp_path_factory.mktemp("saa_aligned")
+    featurize(chosen.reset_index(drop=True), base / "store", FeatureConfig(sample_rate=8000), workers=1,
+              progress=False)
+    run_transfer(base / "store", "aligned", base / "run", progress=False)
+    return {"run": base / "run", "held": dict(zip(held["label"], held["path"]))}

@@ -19,6 +19,6 @@ def test_curve_sizes_are_parsed_and_capped():
 def test_the_plan_asks_each_method_for_its_series():
     """baseline runs once, extract once per backbone, finetune skips fusions, aligned adds its source series."""
     points = plan_points(["baseline", "extract", "finetune", "aligned"], ["accent", "mfcc+resemblyzer"], [5], [0],
-                         aligned_source=True)
+                         {"aligned_source.npz"})
     assert [p.series for p in points] == ["baseline", "extract", "extract-mfcc+resemblyzer", "finetune", "aligned",
                                           "aligned-source"]

@@ -128,7 +128,8 @@ def test_predict_returns_what_accent_predict_json_returns(server, model, clips):
     (expected,) = predict_files(model, [clips["voice1"]], k=5)
     assert status == 200 and len(result) == 1
     assert result[0]["path"] == "voice1.wav"                     # the client's name, shown, never a path
-    assert set(result[0]) == set(expected) == {"path", "top", "probabilities"}
+    assert set(result[0]) == set(expected) == {"path", "top", "probabilities", "passage_match", "off_passage"}
+    assert result[0]["passage_match"] is None and result[0]["off_passage"] is False   # no notion of a passage
     assert [t["label"] for t in result[0]["top"]] == [t["label"] for t in expected["top"]]
     assert result[0]["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-6)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.aligned import (AlignedConfig, AlignedModel, load_source, model_from_arrays, read_model_arrays,
+from accent.aligned import (PASSAGE_MATCH_THRESHOLD, AlignedConfig, AlignedModel, load_source, model_from_arrays, read_model_arrays,
                             recording_sequence, save_model, store_sequences)
 from accent.backbones.names import ACCENT
 from accent.errors import AccentError
@@ -31,21 +31,40 @@ class AlignedFitted(Fitted):
     """A fitted :class:`accent.aligned.AlignedModel`; ``ckpt`` is its arrays as a checkpoint dict
     (what ``accent export`` packs), when read from a file."""
 
-    def __init__(self, model: AlignedModel, feature_config, rundir: Path | None = None, ckpt: dict | None = None):
+    match_threshold = PASSAGE_MATCH_THRESHOLD
+
+    def __init__(self, model: AlignedModel, feature_config, rundir: Path | None = None, ckpt: dict | None = None,
+                 prompt: str | None = None):
         super().__init__([str(c) for c in model.classes_], feature_config, rundir)
-        self.aligned, self.ckpt = model, ckpt
+        self.aligned, self.ckpt, self.prompt = model, ckpt, prompt
 
     def predict_proba(self, store, rows: np.ndarray, progress: bool = False) -> np.ndarray:
         seqs = store_sequences(store, rows, self.aligned.config)
         return self.aligned.predict_proba(seqs, progress) if len(seqs) else np.zeros((0, len(self.labels)))
 
-    def predict_logmels(self, logmels: list[np.ndarray]) -> np.ndarray:
-        hop_ms = self.feature_config.hop_ms
-        seqs = [recording_sequence(np.asarray(x, np.float32), hop_ms, self.aligned.config) for x in logmels]
+    def predict_logmels(self, logmels: list[np.ndarray], texts: list[str] | None = None) -> np.ndarray:
+        seqs = self._sequences(logmels)
         return self.aligned.predict_proba(seqs) if seqs else np.zeros((0, len(self.labels)))
 
+    def match(self, store, rows: np.ndarray) -> np.ndarray:
+        return self.score(store, rows)[1]
+
+    def match_logmels(self, logmels: list[np.ndarray], texts: list[str] | None = None) -> np.ndarray:
+        return self.score_logmels(logmels)[1]
+
+    def score(self, store, rows: np.ndarray, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        return self.aligned.predict_with_match(store_sequences(store, rows, self.aligned.config), progress)
+
+    def score_logmels(self, logmels: list[np.ndarray], texts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each clip aligned once for both its probabilities and its passage_match."""
+        return self.aligned.predict_with_match(self._sequences(logmels))
+
+    def _sequences(self, logmels: list[np.ndarray]) -> list[np.ndarray]:
+        hop_ms = self.feature_config.hop_ms
+        return [recording_sequence(np.asarray(x, np.float32), hop_ms, self.aligned.config) for x in logmels]
+
     def save(self, rundir: Path) -> None:
-        save_model(rundir / ALIGNED_MODEL, self.aligned, self.feature_config)
+        save_model(rundir / ALIGNED_MODEL, self.aligned, self.feature_config, self.prompt)
 
 
 @register
@@ -54,6 +73,7 @@ class Aligned(Method):
     source = OWN_SOURCE
     needs_passage = True
     model_file = ALIGNED_MODEL
+    source_file = ALIGNED_SOURCE
 
     def prepare(self, store, features, source) -> None:
         if not same_passage(store.index):
@@ -73,7 +93,7 @@ class Aligned(Method):
         model = AlignedModel(cfg, featurizer, naps, self.seed).fit(
             store_sequences(view, split.train, cfg), view.index["label"].iloc[split.train].to_numpy(),
             progress=self.progress)
-        return AlignedFitted(model, view.config)
+        return AlignedFitted(model, view.config, prompt=passage_text(view.index.iloc[split.train]))
 
     def record_fields(self, fitted: AlignedFitted, seconds: float) -> dict:
         return {"classifier": self.name, **super().record_fields(fitted, seconds),
@@ -93,12 +113,13 @@ class Aligned(Method):
     @classmethod
     def load(cls, ckpt: dict, run_json: dict, rundir: Path) -> AlignedFitted:
         model = model_from_arrays(ckpt["aligned"]["meta"], ckpt["aligned"]["arrays"])
-        return AlignedFitted(model, FeatureConfig.from_dict(ckpt["feature_config"]), rundir, ckpt)
+        meta = ckpt["aligned"]["meta"]
+        return AlignedFitted(model, FeatureConfig.from_dict(ckpt["feature_config"]), rundir, ckpt, meta.get("prompt"))
 
     @classmethod
-    def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
+    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
         """Without the source, and with it when the source run has ``aligned_source.npz``."""
-        return [NO_SOURCE] + ([WITH_SOURCE] if aligned_source else [])
+        return [NO_SOURCE] + ([WITH_SOURCE] if own_source else [])
 
     @classmethod
     def series_name(cls, backbone: str) -> str:
@@ -111,6 +132,15 @@ class Aligned(Method):
     @classmethod
     def series_group(cls, series: str) -> str:
         return SOURCE if series == cls.series_name(WITH_SOURCE) else SOURCE_FREE
+
+
+def passage_text(index) -> str | None:
+    """The most common non-empty ``text`` of an index's rows (the passage they read), or None."""
+    if "text" not in index:
+        return None
+    text = index["text"].fillna("").astype(str).str.strip()
+    top = text[text != ""].value_counts()
+    return str(top.index[0]) if len(top) else None
 
 
 def load_aligned_source(source, store, features) -> tuple:

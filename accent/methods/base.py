@@ -23,13 +23,14 @@ import numpy as np
 
 from accent.backbones.names import ACCENT, fusion_parts
 from accent.errors import AccentError
+from accent.manifest import same_passage
 from accent.methods.fitted import Fitted
 
 # what a method does with --source
 NO_SOURCE = "none"          # nothing (baseline)
 OPTIONAL_SOURCE = "optional"  # the source network's architecture when given (scratch)
 BACKBONE_SOURCE = "backbone"  # the source network when the backbone is ours (extract, finetune)
-OWN_SOURCE = "own"          # a file of its own beside the source run (aligned: aligned_source.npz)
+OWN_SOURCE = "own"          # a file of its own beside the source run (source_file: aligned_source.npz, ...)
 
 # what a learning-curve series is, for the report's two questions (:mod:`accent.report.answer`)
 SOURCE, LITERATURE, SOURCE_FREE = "source", "literature", "source-free"
@@ -53,6 +54,7 @@ class Method:
     needs_text: ClassVar[bool] = False     # reads the transcript of each recording
     trains_network: ClassVar[bool] = False  # trains a network epoch by epoch (the curve starts these first)
     model_file: ClassVar[str | None] = None  # its own model file in place of checkpoint.pt (read_model_file)
+    source_file: ClassVar[str | None] = None  # OWN_SOURCE: the file it reads beside the source run
 
     def __init__(self, *, backbone: str = ACCENT, classifier: str = "logreg", seed: int = 0,
                  preset: str | None = None, max_epochs: int | None = None, device: str | None = None,
@@ -118,7 +120,13 @@ class Method:
 
     # -- the learning curve ---------------------------------------------------------------------
     @classmethod
-    def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
+    def default_on(cls, index) -> bool:
+        """Whether ``accent curve`` runs it by default on a target store with this index (aligned:
+        only a same-passage store)."""
+        return not cls.needs_passage or same_passage(index)
+
+    @classmethod
+    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
         """The "backbones" a curve runs this method with (one series each)."""
         return list(backbones) if cls.uses_backbone else [ACCENT]
 

@@ -50,7 +50,7 @@ class Finetune(Method):
         return networks().NetworkFitted(ckpt, run_json, rundir, uses_backbone=True)
 
     @classmethod
-    def curve_backbones(cls, backbones: list[str], aligned_source: bool) -> list[str]:
+    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
         """Only backbones with one network to update (not ``mfcc``, not fusions)."""
         return [b for b in backbones if can_finetune(b)]
 

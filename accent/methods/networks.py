@@ -84,7 +84,7 @@ class NetworkFitted(_Checkpointed):
             return self._waveform_store_probabilities(store, rows, progress)
         return softmax_rows(recording_outputs(self.model, store, rows, self.crop_frames, CPU))
 
-    def predict_logmels(self, logmels: list[np.ndarray]) -> np.ndarray:
+    def predict_logmels(self, logmels: list[np.ndarray], texts: list[str] | None = None) -> np.ndarray:
         """The crops of all recordings share forward passes."""
         self.refuse_logmels()
         if not logmels:
@@ -94,7 +94,7 @@ class NetworkFitted(_Checkpointed):
     def _preprocessing(self):
         return get_backbone(self.backbone, random_init=True)  # preprocessing only: the weights are the run's
 
-    def predict_audio(self, path) -> np.ndarray:
+    def predict_audio(self, path, text: str | None = None) -> np.ndarray:
         backbone = self._preprocessing()
         wave = decode(backbone, str(path))
         return softmax_rows(waveform_logprobs(self.model, [wave], int(EVAL_CROP_S * backbone.sample_rate)))[0]
@@ -138,7 +138,7 @@ class ClassifierFitted(_Checkpointed):
             probs[ok] = self.classify(X[ok])
         return probs
 
-    def predict_logmels(self, logmels: list[np.ndarray]) -> np.ndarray:
+    def predict_logmels(self, logmels: list[np.ndarray], texts: list[str] | None = None) -> np.ndarray:
         self.refuse_logmels()
         if not logmels:
             return np.zeros((0, len(self.labels)))
@@ -146,7 +146,7 @@ class ClassifierFitted(_Checkpointed):
             return self.classify(np.stack([mfcc_statistics(np.asarray(x, np.float32)) for x in logmels]))
         return self.classify(predict_logprobs(self.model, [self._crops(x) for x in logmels], CPU, embed=True))
 
-    def predict_audio(self, path) -> np.ndarray:
+    def predict_audio(self, path, text: str | None = None) -> np.ndarray:
         X = audio_embedding(self.spec, path, self.feature_config, source=self.rundir)
         return self.classify(X[None])[0]
 

@@ -4,7 +4,9 @@ The recipe is ``accent/recipes/pretrain.toml``, overlaid by ``--recipe FILE`` an
 (see :mod:`accent.training.config`); ``--preset``, ``--crop-s`` and ``--max-epochs`` override it.
 On a same-passage store (:func:`accent.manifest.same_passage`, or ``--same-passage``) it also writes
 ``aligned_source.npz``, the references and NAP of the passage-aligned recipe, for
-``accent transfer --mode aligned --source RUNDIR``.
+``accent transfer --mode aligned --source RUNDIR``. On a store whose clips all have their text and
+audio it also writes ``phonetic_source.npz``, the phonetic classifier over the source's labels
+(:func:`accent.phonetic.fit_store_source`), for ``accent transfer --mode phonetic --source RUNDIR``.
 
 ``--init BACKBONE`` (a registered pretrained waveform backbone such as ``resemblyzer``) is the first
 stage of a two-stage chain: the source network is that speech encoder, with a linear probe on its
@@ -24,10 +26,11 @@ from accent.backbones.names import ACCENT, can_finetune
 from accent.devices import world
 from accent.embeddings import embed_rows
 from accent.errors import AccentError
-from accent.layout import ALIGNED_SOURCE, Mode, finished_run
+from accent.layout import ALIGNED_SOURCE, PHONETIC_SOURCE, Mode, finished_run
 from accent.manifest import same_passage
 from accent.models import PRESETS, build_model, model_config
 from accent.models.waveform import WaveformClassifier, waveform_model_config
+from accent.phonetic import fit_store_source as fit_phonetic_source, has_texts_and_audio
 from accent.splits import splits_from_index
 from accent.store import FeatureStore
 from accent.training import config
@@ -46,10 +49,12 @@ def pretrain(features, out, *, preset: str | None = None, crop_s: float | None =
     out = Path(out)
     if resume and (done := finished_run(out)) is not None:
         aligned_source(FeatureStore.open(features), out, force_same_passage, progress)
+        phonetic_source(FeatureStore.open(features), out, progress)
         return done
     store = FeatureStore.open(features)
     data = splits_from_index(store.index, str(features))
     aligned_source(store, out, force_same_passage, progress, data.train)
+    phonetic_source(store, out, progress, data.train)
     explicit = {"train": {k: v for k, v in (("crop_s", crop_s), ("max_epochs", max_epochs)) if v is not None}}
     overlay = config.merge(recipe, explicit, {"model": model_overrides or {}, "train": train_overrides or {}})
     if init is not None:
@@ -77,6 +82,19 @@ def aligned_source(store, out: Path, force: bool, progress: bool, rows=None) -> 
         if rows is None:
             rows = splits_from_index(store.index, str(store.root)).train
         fit_store_source(store, rows, path, progress=progress)
+    return path
+
+
+def phonetic_source(store, out: Path, progress: bool, rows=None) -> Path | None:
+    """``out/phonetic_source.npz`` from the training rows of a store whose clips all have their text
+    and audio (kept when present); None for other stores."""
+    path = out / PHONETIC_SOURCE
+    if world()[0] != 0 or not has_texts_and_audio(store.index):
+        return None
+    if not path.is_file():
+        if rows is None:
+            rows = splits_from_index(store.index, str(store.root)).train
+        fit_phonetic_source(store, rows, path, progress=progress)
     return path
 
 
@@ -118,6 +136,8 @@ def _run_cli(args) -> int:
           f"(n={test['n']}) -> {args.out}")
     if (Path(args.out) / ALIGNED_SOURCE).is_file():
         print(f"same-passage source: references and NAP for --mode aligned -> {Path(args.out) / ALIGNED_SOURCE}")
+    if (Path(args.out) / PHONETIC_SOURCE).is_file():
+        print(f"source with text: phonetic classifier for --mode phonetic -> {Path(args.out) / PHONETIC_SOURCE}")
     return 0
 
 

@@ -13,6 +13,7 @@ const REASONS = {
 };
 let recording = null;   // {recorder, chunks, stream} while recording
 let recordedWav = null; // Blob of the last recording, encoded as 16-bit PCM wav
+let modelCard = {};     // the model card (/api/model)
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
@@ -35,7 +36,9 @@ async function loadCard() {
   try {
     const res = await fetch("/api/model");
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    renderCard(await res.json());
+    modelCard = await res.json();
+    renderCard(modelCard);
+    renderReading(modelCard);
   } catch (err) {
     card.replaceChildren(el("p", {}, `The model card could not be loaded (${err.message}).`));
   }
@@ -44,7 +47,10 @@ async function loadCard() {
 function renderCard(c) {
   const dl = el("dl", { class: "card" });
   const add = (term, value) => { dl.append(el("dt", {}, term)); const dd = el("dd"); dd.append(value); dl.append(dd); };
-  add("Model", document.createTextNode(`${c.name} (${c.mode}, backbone ${c.backbone})`));
+  add("Model", document.createTextNode(`${c.name} (${c.mode}${c.backbone ? `, backbone ${c.backbone}` : ""})`));
+  if (c.prompt) add("Reads", document.createTextNode("one passage (shown above): other speech is answered " +
+                                                       `"${c.off_words}" instead of an accent`));
+  if (c.needs_text) add("Reads", document.createTextNode("any sentence, with its transcript in the text field"));
   const chips = el("div", { class: "classes" });
   for (const label of c.classes || []) chips.append(el("span", { class: "chip" }, label));
   add(`Classes (${(c.classes || []).length})`, chips);
@@ -67,7 +73,32 @@ function renderCard(c) {
   $("card").replaceChildren(dl, note);
 }
 
+function renderReading(c) {  // what to say: the passage the model knows, or a sentence with its transcript
+  if (c.prompt) {
+    $("prompt").textContent = c.prompt;
+    $("prompt-box").hidden = false;
+  }
+  if (c.needs_text) {
+    const pool = c.suggestions || [];
+    if (pool.length) $("text").value = pool[Math.floor(Math.random() * pool.length)];
+    $("text-box").hidden = false;
+  }
+}
+
 function renderResult(entry) {
+  const off = $("off-passage");
+  off.hidden = !entry.off_passage;
+  $("bars").hidden = Boolean(entry.off_passage);
+  if (entry.off_passage) {  // no accent: the clip is not what the model can judge
+    $("top-class").textContent = modelCard.off_words || "does not read the passage";
+    $("top-prob").textContent = `(passage match ${fmt(entry.passage_match, 2)})`;
+    off.textContent = modelCard.prompt
+      ? "The clip does not sound like a reading of the passage above, so the model gives no accent. Read the passage aloud and try again."
+      : "The clip does not sound like its text, so the model gives no accent. Check the text field and try again.";
+    $("result-name").textContent = `for ${entry.path}`;
+    $("result-panel").hidden = false;
+    return;
+  }
   const bars = $("bars");
   bars.replaceChildren();
   for (const { label, probability } of entry.top) {
@@ -94,6 +125,7 @@ async function predict(blob, name) {
   try {
     const form = new FormData();
     form.append("audio", blob, name);
+    if (modelCard.needs_text) form.append("text", $("text").value);
     const res = await fetch("/api/predict", { method: "POST", body: form });
     let body = null;
     try { body = await res.json(); } catch (_) { /* not JSON: reported below */ }
