@@ -1,6 +1,24 @@
-"""The real-speech development protocol of issue 14, as one command.
+"""The real-speech development protocols of issues 14 (SAA, the default task) and 21 (``--task cv``).
 
     python benchmarks/real_dev.py [--shared ../shared] [--work data/real_dev] [--write-docs]
+    python benchmarks/real_dev.py --task cv [--cv-epochs 5] [--no-curve]
+
+``--task cv`` (issue 21) runs everything through the ``accent`` command line, each stage skipped
+when its output is already under ``WORK/cv`` (delete it to rerun with other settings), and prints
+markdown tables (the commands it ran are in ``WORK/cv/results.json``):
+
+- the five largest cv-v1 accents (us, england, australia, indian, canada), speakers inferred by
+  ``accent featurize --infer-speakers`` (default threshold), speaker-disjoint 5-fold
+  (``accent transfer --folds 5``): baseline, scratch, extract with Resemblyzer, phonetic, and with the
+  SAA source (saa-en by birth country, ``accent pretrain``) extract, finetune and phonetic-source; a
+  late fusion of the phonetic and Resemblyzer fold runs' probabilities; the issue's "Done when" line;
+- the capstone's task, us vs indian, the same way, beside the SAA source's own test accuracy;
+- SAA -> CV: ``accent curve`` on the five-accent store at 5, 10, 20 and 50 per class x 3 seeds, and
+  ``accent report`` on it.
+
+Network runs stop at ``--cv-epochs`` (default 5) epochs.
+
+The SAA task:
 
 Data (read-only, never copied): ``SHARED/real-dev/saa-8k`` (Speech Accent Archive readings at
 8 kHz, one speaker each, ``<language>/<file>.mp3``) and ``SHARED/real-samples/saa`` (108 SAA
@@ -488,11 +506,6 @@ def identity_nap(dim: int) -> NAP:
 def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tuple[np.ndarray, float]:
     """Our network from random weights on one training set: 15 % of its speakers (at least one per
     language when it has two or more) are held out for early stopping, as `accent transfer` does."""
-    from accent.splits import speaker_disjoint_split
-    from accent.layout import finished_run
-    from accent.store import StoreView
-    from accent.transfer import run_single
-
     out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{cell_tag(args)}" / f"n{size}_seed{seed}"
     return _cell_run(dev, target, tindex, train, test, size, seed, out, mode="scratch", source_run=None, source=None,
                      recipe=None, max_epochs=args.scratch_epochs)
@@ -530,7 +543,7 @@ CV_ACCENTS = ("us", "england", "australia", "indian", "canada")
 CV_BINARY = ("us", "indian")          # the capstone's own task
 CV_EPOCHS = 5                         # scratch, pretrain, finetune and curve runs: modest, for a shared 2-core box
 CV_SIZES = "5,10,20,50"
-CV_CURVE_MODES = "baseline,scratch,extract,finetune"
+CV_CURVE_MODES = "baseline,scratch,extract,finetune,phonetic"   # phonetic: also phonetic-source
 LABEL_MAP = ("--label-column", "country", "--label-map", "saa_country_to_cv_bucket.csv")
 CAPSTONE_TEST_ACCURACY = 0.71         # the capstone's published us-vs-indian test accuracy (48 SAA clips)
 
@@ -575,7 +588,9 @@ def cv_fold_specs(args, source: Path, with_source: bool) -> dict[str, list]:
     specs = {"baseline (MFCC statistics + LR)": ["--mode", "baseline"],
              f"scratch tdnn (at most {e} epochs)": ["--mode", "scratch", "--max-epochs", e],
              "extract, Resemblyzer + LR": ["--mode", "extract", "--backbone", "resemblyzer"]}
+    specs["phonetic (the recipe, no source)"] = ["--mode", "phonetic"]
     if with_source:
+        specs["phonetic-source (SAA's phonetic classifier as a prior)"] = ["--mode", "phonetic", "--source", rel(source)]
         specs["extract, our SAA-pretrained tdnn + LR"] = ["--mode", "extract", "--source", rel(source)]
         specs[f"finetune, our SAA-pretrained tdnn (at most {e} epochs)"] = [
             "--mode", "finetune", "--source", rel(source), "--max-epochs", e]
@@ -592,51 +607,6 @@ def fold_scores(tables: list[pd.DataFrame]) -> dict:
     """{"bacc": per fold, "acc": per fold} of fold test tables."""
     return {"bacc": [balanced_accuracy(t["label"], t["pred"]) for t in tables],
             "acc": [float((t["label"] == t["pred"]).mean()) for t in tables]}
-
-
-def phonetic_vectors(store: FeatureStore, work: Path) -> np.ndarray:
-    """The phonetic recipe's vector of every clip (:func:`accent.phonetic.clip_features` on the
-    store's own waveform and the clip's ``text``), cached in WORK by the store's rows; a clip that
-    fails gets zeros (each block is normalised within the clip, so zero is the clip's mean)."""
-    from accent.featurize import prepare_clip
-    from accent.phonetic import clip_features
-
-    path = work / f"phonetic_{store.root.name}_{store.meta['rows_hash'][:12]}.npy"
-    if path.is_file():
-        return np.load(path)
-    rows = []
-    for p, text in zip(store.index["path"], store.index["text"].fillna("")):
-        try:
-            rows.append(clip_features(prepare_clip(p, store.config)[0], str(text)))
-        except Exception as exc:   # noqa: BLE001  (counted: a clip the recipe cannot read is a measured loss)
-            print(f"phonetic: {p}: {exc}", file=sys.stderr)
-            rows.append(None)
-    dim = len(next(r for r in rows if r is not None))
-    X = np.stack([np.zeros(dim, np.float32) if r is None else r for r in rows])
-    np.save(path, X)
-    return X
-
-
-def phonetic_folds(store: FeatureStore, X: np.ndarray, folds: int) -> list[pd.DataFrame]:
-    """Fold test tables of the phonetic recipe (:class:`accent.phonetic.PhoneticModel`, defaults) on
-    the folds `accent transfer --folds` uses (:func:`accent.splits.speaker_kfold`, seed 0), trained
-    on every other fold's clips."""
-    from accent.phonetic import PhoneticModel
-
-    idx = store.index
-    y = idx["label"].to_numpy()
-    fold_of = speaker_kfold(idx, folds, seed=0).to_numpy()
-    tables = []
-    for k in range(folds):
-        train, test = fold_of != k, fold_of == k
-        model = PhoneticModel().fit(X[train], y[train])
-        proba = model.predict_proba(X[test])
-        table = pd.DataFrame({"utt_id": idx["utt_id"].to_numpy()[test], "label": y[test],
-                              "pred": model.classes_[proba.argmax(1)]})
-        for j, c in enumerate(model.classes_):
-            table[f"p_{c}"] = proba[:, j]
-        tables.append(table)
-    return tables
 
 
 def fused_folds(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> list[pd.DataFrame]:
@@ -664,10 +634,8 @@ def cv_within(args, log: list[str], classes: tuple[str, ...], name: str, with_so
                        "--resume", "--quiet", *flags)
         tables[row] = fold_tables(out, args.folds)
         results[row] = fold_scores(tables[row])
-    phon = phonetic_folds(store, phonetic_vectors(store, args.work / "cv"), args.folds)
-    results["phonetic (accent.phonetic recipe, library)"] = fold_scores(phon)
-    results["fusion: phonetic + Resemblyzer (mean log-probabilities)"] = fold_scores(
-        fused_folds(phon, tables["extract, Resemblyzer + LR"]))
+    results["late fusion: phonetic + Resemblyzer (mean log-probabilities of the two fold runs)"] = fold_scores(
+        fused_folds(tables["phonetic (the recipe, no source)"], tables["extract, Resemblyzer + LR"]))
     results["_store"] = {"n": len(store.index), "counts": store.index["label"].value_counts().to_dict(),
                          "speakers": store.index.groupby("label")["speaker"].nunique().to_dict()}
     if with_source:
@@ -693,9 +661,9 @@ def cv_curve(args, log: list[str]) -> Path:
 
 def cv_table(results: dict, title: str) -> str:
     s = results["_store"]
-    lines = [f"{title}: {s['n']} clips ({', '.join(f'{k} {v}' for k, v in s['counts'].items())}; inferred speakers "
-             f"{', '.join(f'{k} {v}' for k, v in s['speakers'].items())}); chance balanced accuracy "
-             f"{1 / len(s['counts']):.3f}; mean ± std over the folds.", "",
+    lines = [(f"{title}: {s['n']} clips ({', '.join(f'{k} {v}' for k, v in s['counts'].items())}; inferred "
+              f"speakers {', '.join(f'{k} {v}' for k, v in s['speakers'].items())}); chance balanced accuracy "
+              f"{1 / len(s['counts']):.3f}; mean ± std over the folds."), "",
              "| method | balanced accuracy | accuracy | folds (balanced accuracy) |", "|---|---:|---:|---|"]
     for row, r in results.items():
         if row.startswith("_"):
@@ -721,7 +689,7 @@ def done_when(results: dict) -> str:
 def run_cv(args) -> int:
     """--task cv: the five-accent table, the SAA -> CV curve and report, the capstone's binary task."""
     log: list[str] = []
-    five = cv_within(args, log, CV_ACCENTS, "5", with_source=False)
+    five = cv_within(args, log, CV_ACCENTS, "5", with_source=True)
     binary = cv_within(args, log, CV_BINARY, "2", with_source=True)
     report = cv_curve(args, log) if not args.no_curve else None
     src = binary["_source_test"]
