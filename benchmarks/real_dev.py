@@ -562,12 +562,17 @@ def rel(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+def epoch_tag(args) -> str:
+    """What a cached pretrain, curve or report also depends on: an epoch cap other than the default."""
+    return "" if args.cv_epochs == CV_EPOCHS else f"_e{args.cv_epochs}"
+
+
 def cv_stores(args, log: list[str], classes: tuple[str, ...], name: str) -> tuple[Path, Path]:
     """(cv-v1 store with speakers inferred by `--infer-speakers`, SAA-pretrained run) for ``classes``;
     each stage is skipped when its output is already in WORK/cv."""
     work = args.work / "cv"
     cv, saa, source = (work / "features" / f"cv{name}", work / "features" / f"saa{name}",
-                       work / "runs" / f"pretrain{name}")
+                       work / "runs" / f"pretrain{name}{epoch_tag(args)}")
     if not (cv / "store.json").is_file():
         accent_cli(log, "featurize", "--corpus", "commonvoice", "--root", rel(args.shared / "real-dev" / "cv-v1"),
                    "--classes", ",".join(classes), "--infer-speakers", "--out", rel(cv), "--workers", args.workers)
@@ -647,7 +652,7 @@ def cv_within(args, log: list[str], classes: tuple[str, ...], name: str, with_so
 def cv_curve(args, log: list[str]) -> Path:
     """SAA -> CV: `accent curve` on the five-accent cv-v1 store from the SAA-pretrained run, then `accent report`."""
     store, source = cv_stores(args, log, CV_ACCENTS, "5")
-    curve, report = args.work / "cv" / "curve", args.work / "cv" / "report"
+    curve, report = args.work / "cv" / f"curve{epoch_tag(args)}", args.work / "cv" / f"report{epoch_tag(args)}"
     if not (curve / "curve.csv").is_file():
         accent_cli(log, "curve", "--source", rel(source), "--features", rel(store), "--out", rel(curve),
                    "--sizes", CV_SIZES, "--seeds", "0,1,2", "--modes", args.cv_curve_modes,
@@ -695,14 +700,14 @@ def run_cv(args) -> int:
     src = binary["_source_test"]
     parts = [cv_table(five, f"cv-v1, five accents, speaker-disjoint {args.folds}-fold"), done_when(five),
              cv_table(binary, f"cv-v1, us vs indian, speaker-disjoint {args.folds}-fold"),
-             f"The SAA source itself (saa-en us vs indian by birth country, its own test split of {src['n']} "
-             f"recordings): accuracy {src['accuracy']:.3f}, balanced accuracy {src['balanced_accuracy']:.3f}; "
-             f"the capstone's published test accuracy: {CAPSTONE_TEST_ACCURACY} on 48 SAA clips."]
+             (f"The SAA source itself (saa-en us vs indian by birth country, its own test split of {src['n']} "
+              f"recordings): accuracy {src['accuracy']:.3f}, balanced accuracy {src['balanced_accuracy']:.3f}; "
+              f"the capstone's published test accuracy: {CAPSTONE_TEST_ACCURACY} on 48 SAA clips.")]
     if report is not None:
         parts.append(f"Report: {rel(report)}/report.md")
     print("\n\n".join(parts))
-    write_json_atomic(args.work / "cv" / "results.json", {"five": five, "binary": binary, "commands": log},
-                      default=float)
+    write_json_atomic(args.work / "cv" / f"results{epoch_tag(args)}.json",
+                      {"five": five, "binary": binary, "commands": log}, default=float)
     return 0
 
 
