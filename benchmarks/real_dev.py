@@ -5,7 +5,7 @@
 
 ``--task cv`` (issue 21) runs everything through the ``accent`` command line, each stage skipped
 when its output is already under ``WORK/cv`` (delete it to rerun with other settings), and prints
-markdown tables (the commands it ran are in ``WORK/cv/results.json``):
+markdown tables (the commands it ran are in ``WORK/cv/results*.json``):
 
 - the five largest cv-v1 accents (us, england, australia, indian, canada), speakers inferred by
   ``accent featurize --infer-speakers`` (default threshold), speaker-disjoint 5-fold
