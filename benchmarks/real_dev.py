@@ -1,11 +1,30 @@
-"""The real-speech development protocol of issue 14, as one command.
+"""The real-speech development protocols of issues 14 (SAA, the default task) and 21 (``--task cv``).
 
     python benchmarks/real_dev.py [--shared ../shared] [--work data/real_dev] [--write-docs]
+    python benchmarks/real_dev.py --task cv [--cv-epochs 5] [--no-curve]
+
+``--task cv`` (issue 21) runs everything through the ``accent`` command line, each stage skipped
+when its output is already under ``WORK/cv`` (delete it to rerun with other settings), and prints
+markdown tables (the commands it ran are in ``WORK/cv/results*.json``):
+
+- the five largest cv-v1 accents (us, england, australia, indian, canada), speakers inferred by
+  ``accent featurize --infer-speakers`` (default threshold), speaker-disjoint 5-fold
+  (``accent transfer --folds 5``): baseline, scratch, extract with Resemblyzer, phonetic, and with the
+  SAA source (saa-en by birth country, ``accent pretrain``) extract, finetune and phonetic-source; a
+  late fusion of the phonetic and Resemblyzer fold runs' probabilities; the issue's "Done when" line;
+- the capstone's task, us vs indian, the same way, beside the SAA source's own test accuracy;
+- SAA -> CV: ``accent curve`` on the five-accent store at 5, 10, 20 and 50 per class x 3 seeds, and
+  ``accent report`` on it.
+
+Network runs stop at ``--cv-epochs`` (default 5) epochs.
+
+The SAA task:
 
 Data (read-only, never copied): ``SHARED/real-dev/saa-8k`` (Speech Accent Archive readings at
 8 kHz, one speaker each, ``<language>/<file>.mp3``) and ``SHARED/real-samples/saa`` (108 SAA
 recordings at their original rates; the two redistributions share speakers, so the recordings of
-real-samples/saa that saa-8k also holds are found by alignment cost and dropped). Both are featurized with one feature config, 8 kHz log-mels
+real-samples/saa that saa-8k also holds are found by audio fingerprint, ``accent.duplicates.duplicates_between``,
+and dropped). Both are featurized with one feature config, 8 kHz log-mels
 (``FeatureConfig(sample_rate=8000)``), into ``WORK/features/``.
 
 Tasks, all speaker-disjoint, scored by balanced accuracy:
@@ -47,7 +66,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -62,8 +83,9 @@ sys.path.insert(0, str(REPO))
 
 from accent.aligned import (NAP, AlignedClassifier, AlignedConfig, PassageFeaturizer,  # noqa: E402
                             select_references, store_sequences)
-from accent.alignment import align, store_alignments  # noqa: E402
+from accent.alignment import store_alignments  # noqa: E402
 from accent.corpora import build_manifest  # noqa: E402
+from accent.duplicates import duplicates_between  # noqa: E402
 from accent.errors import AccentError  # noqa: E402
 from accent.features import FeatureConfig  # noqa: E402
 from accent.featurize import featurize  # noqa: E402
@@ -90,7 +112,6 @@ CHAIN_SOURCE_EPOCHS = 4   # pretrain --init resemblyzer: about 2 min per epoch o
 CHAIN_EPOCHS = 4
 METHODS = ("aligned", "baseline", "resemblyzer", "scratch", "finetune", "chain")
 N_BOOT = 1000
-DUPLICATE_RATIO = 0.8   # real-samples/saa vs saa-8k: the 28 duplicates cost <= 0.64 of the next nearest, others >= 0.95
 MAX_ITER = 5000
 DOC_START = "<!-- real_dev:start (written by benchmarks/real_dev.py --write-docs) -->"
 DOC_END = "<!-- real_dev:end -->"
@@ -125,13 +146,14 @@ def prepare_stores(shared: Path, work: Path, limit: int | None, workers: int) ->
 
 
 def sample_duplicates(work: Path, samples: FeatureStore, dev: FeatureStore) -> list[str]:
-    """utt_ids of real-samples/saa recordings that saa-8k also holds (:func:`duplicates_of`), cached
-    in WORK by the two stores' rows."""
-    path = work / f"duplicates_{samples.meta['rows_hash']}_{dev.meta['rows_hash']}.json"
+    """utt_ids of real-samples/saa recordings that saa-8k also holds (the two redistributions share
+    speakers, at other rates and codecs, with pauses cut: :func:`accent.duplicates.duplicates_between`
+    finds them by audio fingerprint), cached in WORK by the two stores' rows."""
+    path = work / f"duplicates_fp_{samples.meta['rows_hash']}_{dev.meta['rows_hash']}.json"
     if not path.is_file():
-        rows = duplicates_of(samples, dev, AlignedConfig())
-        write_json_atomic(path, samples.index["utt_id"].iloc[rows].tolist())
-        print(f"real-samples/saa: {len(rows)} recordings duplicate saa-8k ones; dropped", file=sys.stderr)
+        found = duplicates_between(samples, dev)["utt_id"].drop_duplicates().tolist()
+        write_json_atomic(path, found)
+        print(f"real-samples/saa: {len(found)} recordings duplicate saa-8k ones; dropped", file=sys.stderr)
     return json.loads(path.read_text())
 
 
@@ -188,20 +210,6 @@ class AlignedBlocks:
             found = store_alignments(store, ref, self.cfg.spec(), progress=True)
             return PassageFeaturizer(self.cfg, [ref]).from_alignments(seqs, [found])[0][0]
         return self.timings.run(key, compute), key
-
-
-def duplicates_of(samples: FeatureStore, dev: FeatureStore, cfg: AlignedConfig) -> np.ndarray:
-    """Rows of ``samples`` whose recording is one of ``dev``'s (the two redistributions share
-    speakers, at other sample rates and codecs, so the bytes differ): a recording whose DTW cost to
-    one same-label ``dev`` recording is below ``DUPLICATE_RATIO`` of its cost to the next nearest."""
-    dev_seqs, sample_seqs = store_sequences(dev, cfg=cfg), store_sequences(samples, cfg=cfg)
-    dev_y, sample_y = dev.index["label"].to_numpy(), samples.index["label"].to_numpy()
-    dups = []
-    for i, seq in enumerate(sample_seqs):
-        costs = np.sort([align(seq, dev_seqs[j], cfg.spec()).cost for j in np.flatnonzero(dev_y == sample_y[i])])
-        if len(costs) >= 2 and costs[0] < DUPLICATE_RATIO * costs[1]:
-            dups.append(i)
-    return np.array(dups, dtype=np.int64)
 
 
 # -- scoring ---------------------------------------------------------------------------------------
@@ -498,11 +506,6 @@ def identity_nap(dim: int) -> NAP:
 def scratch_transfer(dev, target, tindex, train, test, size, seed, args) -> tuple[np.ndarray, float]:
     """Our network from random weights on one training set: 15 % of its speakers (at least one per
     language when it has two or more) are held out for early stopping, as `accent transfer` does."""
-    from accent.splits import speaker_disjoint_split
-    from accent.layout import finished_run
-    from accent.store import StoreView
-    from accent.transfer import run_single
-
     out = args.work / "runs" / f"transfer_scratch_e{args.scratch_epochs}{cell_tag(args)}" / f"n{size}_seed{seed}"
     return _cell_run(dev, target, tindex, train, test, size, seed, out, mode="scratch", source_run=None, source=None,
                      recipe=None, max_epochs=args.scratch_epochs)
@@ -532,6 +535,180 @@ def _cell_run(dev, target, tindex, train, test, size, seed, out: Path, *, mode: 
     preds = pd.read_csv(out / "predictions.csv", keep_default_na=False).set_index("utt_id")
     pred = preds.loc[tindex["utt_id"].iloc[test], "pred"].to_numpy()
     return pred, float(run["train_seconds"] or 0.0)
+
+
+# -- the Common Voice task (issue 21) ---------------------------------------------------------------
+
+CV_ACCENTS = ("us", "england", "australia", "indian", "canada")
+CV_BINARY = ("us", "indian")          # the capstone's own task
+CV_EPOCHS = 5                         # scratch, pretrain, finetune and curve runs: modest, for a shared 2-core box
+CV_SIZES = "5,10,20,50"
+CV_CURVE_MODES = "baseline,scratch,extract,finetune,phonetic"   # phonetic: also phonetic-source
+LABEL_MAP = ("--label-column", "country", "--label-map", "saa_country_to_cv_bucket.csv")
+CAPSTONE_TEST_ACCURACY = 0.71         # the capstone's published us-vs-indian test accuracy (48 SAA clips)
+
+
+def accent_cli(log: list[str], *argv) -> None:
+    """Run one ``accent`` command (PYTHONPATH = this checkout, one thread) and log it for the docs."""
+    argv = [str(a) for a in argv]
+    log.append("accent " + " ".join(a.replace(str(REPO) + "/", "") for a in argv))
+    print("$ " + log[-1], file=sys.stderr, flush=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "accent", *argv], check=True, cwd=REPO, env=env)
+
+
+def rel(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def epoch_tag(args) -> str:
+    """What a cached pretrain, curve or report also depends on: an epoch cap other than the default."""
+    return "" if args.cv_epochs == CV_EPOCHS else f"_e{args.cv_epochs}"
+
+
+def cv_stores(args, log: list[str], classes: tuple[str, ...], name: str) -> tuple[Path, Path]:
+    """(cv-v1 store with speakers inferred by `--infer-speakers`, SAA-pretrained run) for ``classes``;
+    each stage is skipped when its output is already in WORK/cv."""
+    work = args.work / "cv"
+    cv, saa, source = (work / "features" / f"cv{name}", work / "features" / f"saa{name}",
+                       work / "runs" / f"pretrain{name}{epoch_tag(args)}")
+    if not (cv / "store.json").is_file():
+        accent_cli(log, "featurize", "--corpus", "commonvoice", "--root", rel(args.shared / "real-dev" / "cv-v1"),
+                   "--classes", ",".join(classes), "--infer-speakers", "--out", rel(cv), "--workers", args.workers)
+    if not (saa / "store.json").is_file():
+        accent_cli(log, "featurize", "--corpus", "saa", "--root", rel(args.shared / "real-dev" / "saa-en"), *LABEL_MAP,
+                   "--classes", ",".join(classes), "--out", rel(saa), "--workers", args.workers)
+    from accent.layout import finished_run
+
+    if finished_run(source) is None:
+        accent_cli(log, "pretrain", "--features", rel(saa), "--out", rel(source), "--max-epochs", args.cv_epochs,
+                   "--resume", "--quiet")
+    return cv, source
+
+
+def cv_fold_specs(args, source: Path, with_source: bool) -> dict[str, list]:
+    """Table row -> `accent transfer` flags of one speaker-disjoint k-fold run."""
+    e = args.cv_epochs
+    specs = {"baseline (MFCC statistics + LR)": ["--mode", "baseline"],
+             f"scratch tdnn (at most {e} epochs)": ["--mode", "scratch", "--max-epochs", e],
+             "extract, Resemblyzer + LR": ["--mode", "extract", "--backbone", "resemblyzer"]}
+    specs["phonetic (the recipe, no source)"] = ["--mode", "phonetic"]
+    if with_source:
+        specs["phonetic-source (SAA's phonetic classifier as a prior)"] = ["--mode", "phonetic", "--source", rel(source)]
+        specs["extract, our SAA-pretrained tdnn + LR"] = ["--mode", "extract", "--source", rel(source)]
+        specs[f"finetune, our SAA-pretrained tdnn (at most {e} epochs)"] = [
+            "--mode", "finetune", "--source", rel(source), "--max-epochs", e]
+    return specs
+
+
+def fold_tables(run: Path, folds: int) -> list[pd.DataFrame]:
+    """Each fold's test predictions (utt_id, label, pred, p_<label>...) of a k-fold `accent transfer` run."""
+    tables = [pd.read_csv(run / f"fold{k}" / "predictions.csv", keep_default_na=False) for k in range(folds)]
+    return [t[t["split"] == "test"].reset_index(drop=True) for t in tables]
+
+
+def fold_scores(tables: list[pd.DataFrame]) -> dict:
+    """{"bacc": per fold, "acc": per fold} of fold test tables."""
+    return {"bacc": [balanced_accuracy(t["label"], t["pred"]) for t in tables],
+            "acc": [float((t["label"] == t["pred"]).mean()) for t in tables]}
+
+
+def fused_folds(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Late fusion: the mean of two methods' log-probabilities, fold by fold."""
+    out = []
+    for ta, tb in zip(a, b):
+        tb = tb.set_index("utt_id").loc[ta["utt_id"]]
+        cols = [c for c in ta.columns if c.startswith("p_")]
+        logp = (np.log(np.clip(ta[cols].to_numpy(float), 1e-12, 1))
+                + np.log(np.clip(tb[cols].to_numpy(float), 1e-12, 1))) / 2
+        out.append(pd.DataFrame({"utt_id": ta["utt_id"], "label": ta["label"],
+                                 "pred": np.array([c[2:] for c in cols])[logp.argmax(1)]}))
+    return out
+
+
+def cv_within(args, log: list[str], classes: tuple[str, ...], name: str, with_source: bool) -> dict:
+    """Row -> fold scores on the cv-v1 store of ``classes``: every method on one speaker-disjoint k-fold."""
+    store_path, source = cv_stores(args, log, classes, name)
+    store = FeatureStore.open(store_path)
+    results, tables = {}, {}
+    for row, flags in cv_fold_specs(args, source, with_source).items():
+        out = args.work / "cv" / "folds" / f"{name}_{hashlib.sha1(' '.join(map(str, flags)).encode()).hexdigest()[:8]}"
+        if not (out / "run.json").is_file():
+            accent_cli(log, "transfer", "--features", rel(store_path), "--out", rel(out), "--folds", args.folds,
+                       "--resume", "--quiet", *flags)
+        tables[row] = fold_tables(out, args.folds)
+        results[row] = fold_scores(tables[row])
+    results["late fusion: phonetic + Resemblyzer (mean log-probabilities of the two fold runs)"] = fold_scores(
+        fused_folds(tables["phonetic (the recipe, no source)"], tables["extract, Resemblyzer + LR"]))
+    results["_store"] = {"n": len(store.index), "counts": store.index["label"].value_counts().to_dict(),
+                         "speakers": store.index.groupby("label")["speaker"].nunique().to_dict()}
+    if with_source:
+        run = json.loads((source / "run.json").read_text())
+        results["_source_test"] = run["metrics"]["test"]
+    return results
+
+
+def cv_curve(args, log: list[str]) -> Path:
+    """SAA -> CV: `accent curve` on the five-accent cv-v1 store from the SAA-pretrained run, then `accent report`."""
+    store, source = cv_stores(args, log, CV_ACCENTS, "5")
+    curve, report = args.work / "cv" / f"curve{epoch_tag(args)}", args.work / "cv" / f"report{epoch_tag(args)}"
+    if not (curve / "curve.csv").is_file():
+        accent_cli(log, "curve", "--source", rel(source), "--features", rel(store), "--out", rel(curve),
+                   "--sizes", CV_SIZES, "--seeds", "0,1,2", "--modes", args.cv_curve_modes,
+                   "--max-epochs", args.cv_epochs, "--jobs", 1)
+    if not (report / "report.md").is_file():
+        runs = sorted(str(rel(p)) for p in curve.glob("*/n20/seed*"))
+        accent_cli(log, "report", "--curve", rel(curve), "--runs", rel(source), *runs, "--out", rel(report),
+                   "--no-embeddings")
+    return report
+
+
+def cv_table(results: dict, title: str) -> str:
+    s = results["_store"]
+    lines = [(f"{title}: {s['n']} clips ({', '.join(f'{k} {v}' for k, v in s['counts'].items())}; inferred "
+              f"speakers {', '.join(f'{k} {v}' for k, v in s['speakers'].items())}); chance balanced accuracy "
+              f"{1 / len(s['counts']):.3f}; mean ± std over the folds."), "",
+             "| method | balanced accuracy | accuracy | folds (balanced accuracy) |", "|---|---:|---:|---|"]
+    for row, r in results.items():
+        if row.startswith("_"):
+            continue
+        b, a = np.array(r["bacc"]), np.array(r["acc"])
+        lines.append(f"| {row} | {b.mean():.3f} ± {b.std():.3f} | {a.mean():.3f} ± {a.std():.3f} | "
+                     f"{' '.join(f'{v:.2f}' for v in b)} |")
+    return "\n".join(lines)
+
+
+def done_when(results: dict) -> str:
+    """The issue's bar: the best method at 0.45 or more, and Resemblyzer + LR + 0.08 beyond the fold spread."""
+    rows = {k: np.array(v["bacc"]) for k, v in results.items() if not k.startswith("_")}
+    best = max(rows, key=lambda k: rows[k].mean())
+    ref = rows["extract, Resemblyzer + LR"]
+    gap = rows[best].mean() - ref.mean()
+    spread = rows[best].std() + ref.std()
+    return (f"Done when? Best: {best}, {rows[best].mean():.3f} (bar 0.45: {'reached' if rows[best].mean() >= 0.45 else 'not reached'}); "
+            f"against Resemblyzer + LR {ref.mean():.3f}: {gap:+.3f}, bar +0.08 beyond the fold spread "
+            f"(sum of the two fold stds {spread:.3f}): {'reached' if gap >= 0.08 + spread else 'not reached'}.")
+
+
+def run_cv(args) -> int:
+    """--task cv: the five-accent table, the SAA -> CV curve and report, the capstone's binary task."""
+    log: list[str] = []
+    five = cv_within(args, log, CV_ACCENTS, "5", with_source=True)
+    binary = cv_within(args, log, CV_BINARY, "2", with_source=True)
+    report = cv_curve(args, log) if not args.no_curve else None
+    src = binary["_source_test"]
+    parts = [cv_table(five, f"cv-v1, five accents, speaker-disjoint {args.folds}-fold"), done_when(five),
+             cv_table(binary, f"cv-v1, us vs indian, speaker-disjoint {args.folds}-fold"),
+             (f"The SAA source itself (saa-en us vs indian by birth country, its own test split of {src['n']} "
+              f"recordings): accuracy {src['accuracy']:.3f}, balanced accuracy {src['balanced_accuracy']:.3f}; "
+              f"the capstone's published test accuracy: {CAPSTONE_TEST_ACCURACY} on 48 SAA clips.")]
+    if report is not None:
+        parts.append(f"Report: {rel(report)}/report.md")
+    print("\n\n".join(parts))
+    write_json_atomic(args.work / "cv" / f"results{epoch_tag(args)}.json",
+                      {"five": five, "binary": binary, "commands": log}, default=float)
+    return 0
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -627,6 +804,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared real data folder")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cache folder (stores, features, runs)")
+    parser.add_argument("--task", choices=("saa", "cv"), default="saa",
+                        help="saa: the issue-14 SAA protocol; cv: the real Common Voice protocol of issue 21")
+    parser.add_argument("--cv-epochs", type=int, default=CV_EPOCHS, help="cv: epoch cap of every network run")
+    parser.add_argument("--cv-curve-modes", default=CV_CURVE_MODES, help="cv: the curve's --modes")
+    parser.add_argument("--no-curve", action="store_true", help="cv: skip the SAA -> CV curve and report")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="transfer training sizes per language")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="transfer training-draw seeds")
@@ -653,6 +835,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    if args.task == "cv":
+        try:
+            return run_cv(args)
+        except (AccentError, subprocess.CalledProcessError) as exc:
+            print(f"real_dev: error: {exc}", file=sys.stderr)
+            return 2
     cfg = AlignedConfig()
     cfg = replace(cfg, reference_quantiles=cfg.reference_quantiles[:args.references])
     begin = time.perf_counter()

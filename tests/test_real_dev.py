@@ -70,3 +70,44 @@ def test_protocol_runs_on_a_tiny_subset(tmp_path, capsys):
     text = docs.read_text()
     assert "Within-corpus" in text and "| aligned (source references + source NAP) |" in text
     assert "Within-corpus" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not HAVE_SHARED, reason="shared real data not available")
+def test_source_recordings_that_are_target_ones_are_found(tmp_path):
+    """real-samples/saa's arabic11 is saa-8k's arabic_011 (other rate, codec and pauses); arabic2 and
+    arabic22 are nobody in saa-8k, and arabic_001 is nobody in real-samples."""
+    from accent.corpora import build_manifest
+    from accent.featurize import featurize
+    from accent.store import FeatureStore
+
+    real_dev = load_real_dev()
+    samples, _ = build_manifest("saa", SHARED / "real-samples" / "saa")
+    dev, _ = build_manifest("folder", SHARED / "real-dev" / "saa-8k")
+    stores = []
+    for name, manifest, keep in (("samples", samples, {"arabic11", "arabic2", "arabic22"}),
+                                 ("dev", dev, {"arabic-arabic_011", "arabic-arabic_001"})):
+        featurize(manifest[manifest["utt_id"].isin(keep)].reset_index(drop=True), tmp_path / name,
+                  real_dev.FEATURES, workers=1, progress=False)
+        stores.append(FeatureStore.open(tmp_path / name))
+    assert real_dev.sample_duplicates(tmp_path, *stores) == ["arabic11"]
+
+
+def test_late_fusion_and_the_done_when_line():
+    """Fusion averages log-probabilities row by row (matched by utt_id, whatever the order); the
+    done-when line compares the best row with Resemblyzer + LR and the sum of their fold stds."""
+    import pandas as pd
+
+    real_dev = load_real_dev()
+    a = pd.DataFrame({"utt_id": ["x", "y"], "label": ["us", "indian"], "pred": ["us", "us"],
+                      "p_indian": [0.1, 0.45], "p_us": [0.9, 0.55]})
+    b = pd.DataFrame({"utt_id": ["y", "x"], "label": ["indian", "us"], "pred": ["indian", "indian"],
+                      "p_indian": [0.9, 0.6], "p_us": [0.1, 0.4]})
+    fused = real_dev.fused_folds([a], [b])[0]
+    assert fused["pred"].tolist() == ["us", "indian"]
+    assert real_dev.fold_scores([fused]) == {"bacc": [1.0], "acc": [1.0]}
+    results = {"extract, Resemblyzer + LR": {"bacc": [0.30, 0.32]}, "phonetic": {"bacc": [0.50, 0.52]},
+               "_store": {}}
+    line = real_dev.done_when(results)
+    assert "Best: phonetic, 0.510 (bar 0.45: reached)" in line and "+0.200" in line and ": reached." in line
+    results["phonetic"] = {"bacc": [0.30, 0.50]}
+    assert "+0.090" in real_dev.done_when(results) and real_dev.done_when(results).endswith("not reached.")
