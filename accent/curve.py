@@ -209,8 +209,8 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
 
     ``part`` trains only some modes, so that the curve can overlap pretraining (scripts/reproduce.sh):
     ``before-source`` the modes that need no pretrained run (baseline, scratch: run without
-    ``source``, so give ``preset`` = the source's), ``needs-source`` the others. Each part writes the
-    runs it trained; a later whole-curve call finds them finished and writes the complete ``curve.csv``.
+    ``source``, so give ``preset`` = the source's), ``needs-source`` the others. Each part writes its
+    runs and ``curve-<part>.csv``; a later whole-curve call finds them finished and writes ``curve.csv``.
     """
     out = Path(out)
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
@@ -245,7 +245,8 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "sizes_requested": sizes, "sizes": run_sizes, "capped_sizes": capped,
             "largest_train_class": largest, "seeds": seeds, "modes": modes, "backbones": backbones,
             "preset": preset, "max_epochs": max_epochs, "recipe": recipe}
-    write_json_atomic(out / CURVE_JSON, plan)
+    table_path, plan_path = part_files(out, part)
+    write_json_atomic(plan_path, plan)
 
     points = plan_points(modes, backbones, run_sizes, seeds, aligned_source)
     done: dict[int, dict] = {}
@@ -271,15 +272,23 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             tqdm.write(f"accent curve: skipped {points[i].run_dir(out)}: {error}", file=sys.stderr)
             continue
         done[i] = curve_row(points[i], run, out)
-        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), out / CURVE_CSV)
+        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), table_path)
     bar.close()
     rows = [done[k] for k in sorted(done)]
     table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
-    write_csv_atomic(table, out / CURVE_CSV)
+    write_csv_atomic(table, table_path)
     if failures:
         raise AccentError(f"{len(failures)} of {len(points)} curve runs failed (the others are in "
-                          f"{out / CURVE_CSV}); first: {failures[0]}")
+                          f"{table_path}); first: {failures[0]}")
     return table
+
+
+def part_files(out: Path, part: str | None) -> tuple[Path, Path]:
+    """(table, plan) a call writes: ``curve.csv`` and ``curve.json``, or ``curve-<part>.csv/.json`` for one
+    ``--part``, so that the two parts, running at the same time, never write the same file."""
+    if part is None:
+        return out / CURVE_CSV, out / CURVE_JSON
+    return out / f"curve-{part}.csv", out / f"curve-{part}.json"
 
 
 def split_modes(modes: list[str], part: str) -> list[str]:
@@ -375,7 +384,7 @@ def _run_cli(args) -> int:
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
                       jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set),
                       executor=args.executor, scheduler=args.scheduler, part=args.part)
-    print(f"wrote {Path(args.out) / CURVE_CSV} ({len(table)} runs)")
+    print(f"wrote {part_files(Path(args.out), args.part)[0]} ({len(table)} runs)")
     return 0
 
 

@@ -78,6 +78,7 @@ def test_curve_parts_beside_pretraining_give_the_runs_of_the_whole_curve(tiny_st
     assert sorted(before["series"]) == ["baseline", "scratch"]
     after = run_curve(source, tiny_stores["target_big"], out, part=NEEDS_SOURCE, **kwargs)
     assert list(after["series"]) == ["extract"]
+    assert not (out / "curve.csv").exists() and (out / "curve-before-source.csv").is_file()  # parts run at once
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*/run.json")}
     whole = run_curve(source, tiny_stores["target_big"], out, **kwargs)
     assert sorted(whole["series"]) == ["baseline", "extract", "scratch"]
