@@ -33,7 +33,7 @@ from accent.executors import add_executor_options, as_finished, open_executor
 from accent.fileio import write_csv_atomic, write_json_atomic
 from accent.layout import CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, read_run_json
 from accent.methods import get_method, method_names, mode_rank
-from accent.methods.base import OWN_SOURCE
+from accent.methods.base import NO_SOURCE as NEEDS_NO_SOURCE, OPTIONAL_SOURCE, OWN_SOURCE
 from accent.methods.aligned import NO_SOURCE, WITH_SOURCE  # noqa: F401  the aligned series' names, read by the report
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.store import FeatureStore
@@ -45,6 +45,8 @@ DEFAULT_SEEDS = "0,1,2"
 DEFAULT_BACKBONE = ACCENT
 MIN_SEEDS_FOR_SPREAD = 3
 MAX_DEFAULT_JOBS = 4
+# --part: the runs that need no pretrained network (they can train beside `accent pretrain`), or the others
+BEFORE_SOURCE, NEEDS_SOURCE = "before-source", "needs-source"
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
               backbones: list[str] | None = None, folds: int | None = None, preset: str | None = None,
               max_epochs: int | None = None, device: str | None = None, jobs: int | None = None,
               progress: bool = True, recipe: dict | None = None, executor: str = "processes",
-              scheduler: str | None = None) -> pd.DataFrame:
+              scheduler: str | None = None, part: str | None = None) -> pd.DataFrame:
     """Run (or resume) the whole curve and return the ``curve.csv`` frame.
 
     ``jobs`` runs train in parallel processes of one thread each (default: one per CPU core on the
@@ -236,11 +238,18 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
     A run that fails with a user-input error is reported and skipped so the others still run; if
     any failed, an :class:`AccentError` naming the first failure is raised after ``curve.csv`` is
     written.
+
+    ``part`` trains only some modes, so that the curve can overlap pretraining (scripts/reproduce.sh):
+    ``before-source`` the modes that need no pretrained run (baseline, scratch: run without
+    ``source``, so give ``preset`` = the source's), ``needs-source`` the others. Each part writes its
+    runs and ``curve-<part>.csv``; a later whole-curve call finds them finished and writes ``curve.csv``.
     """
     out = Path(out)
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
     seeds = seeds or parse_ints(DEFAULT_SEEDS, "--seeds")
     modes = modes or default_modes(features)
+    if part is not None:
+        modes, source = split_modes(modes, part), (None if part == BEFORE_SOURCE else source)
     backbones = backbones or [DEFAULT_BACKBONE]
     own_sources = own_source_files(source)
     methods = [get_method(m) for m in modes]
@@ -268,7 +277,8 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             "sizes_requested": sizes, "sizes": run_sizes, "capped_sizes": capped,
             "largest_train_class": largest, "seeds": seeds, "modes": modes, "backbones": backbones,
             "preset": preset, "max_epochs": max_epochs, "recipe": recipe}
-    write_json_atomic(out / CURVE_JSON, plan)
+    table_path, plan_path = part_files(out, part)
+    write_json_atomic(plan_path, plan)
 
     points = plan_points(modes, backbones, run_sizes, seeds, own_sources)
     done: dict[int, dict] = {}
@@ -295,15 +305,33 @@ def run_curve(source: str | Path | None, features: str | Path, out: str | Path, 
             tqdm.write(f"accent curve: skipped {points[i].run_dir(out)}: {error}", file=sys.stderr)
             continue
         done[i] = curve_row(points[i], run, out)
-        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), out / CURVE_CSV)
+        write_csv_atomic(pd.DataFrame([done[k] for k in sorted(done)], columns=CURVE_COLUMNS), table_path)
     bar.close()
     rows = [done[k] for k in sorted(done)]
     table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
-    write_csv_atomic(table, out / CURVE_CSV)
+    write_csv_atomic(table, table_path)
     if failures:
         raise AccentError(f"{len(failures)} of {len(points)} curve runs failed (the others are in "
-                          f"{out / CURVE_CSV}); first: {failures[0]}")
+                          f"{table_path}); first: {failures[0]}")
     return table
+
+
+def part_files(out: Path, part: str | None) -> tuple[Path, Path]:
+    """(table, plan) a call writes: ``curve.csv`` and ``curve.json``, or ``curve-<part>.csv/.json`` for one
+    ``--part``, so that the two parts, running at the same time, never write the same file."""
+    if part is None:
+        return out / CURVE_CSV, out / CURVE_JSON
+    return out / f"curve-{part}.csv", out / f"curve-{part}.json"
+
+
+def split_modes(modes: list[str], part: str) -> list[str]:
+    """The modes of one ``--part``: ``before-source`` those whose runs need no pretrained run."""
+    before = [m for m in modes if get_method(m).source in (NEEDS_NO_SOURCE, OPTIONAL_SOURCE)]
+    if part == BEFORE_SOURCE:
+        return before
+    if part == NEEDS_SOURCE:
+        return [m for m in modes if m not in before]
+    raise AccentError(f"--part: {part!r} is unknown; choose {BEFORE_SOURCE} or {NEEDS_SOURCE}")
 
 
 def default_jobs(device: str | None) -> int:
@@ -388,8 +416,8 @@ def _run_cli(args) -> int:
                       backbones=parse_names(args.backbones, "--backbones"), folds=args.folds,
                       preset=args.preset, max_epochs=args.max_epochs, device=args.device,
                       jobs=args.jobs, progress=not args.quiet, recipe=config.user_overlay(args.recipe, args.set),
-                      executor=args.executor, scheduler=args.scheduler)
-    print(f"wrote {Path(args.out) / CURVE_CSV} ({len(table)} runs)")
+                      executor=args.executor, scheduler=args.scheduler, part=args.part)
+    print(f"wrote {part_files(Path(args.out), args.part)[0]} ({len(table)} runs)")
     return 0
 
 
@@ -419,6 +447,10 @@ def add_cli(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help=f"runs trained side by side, one thread each (default: CPU cores up to {MAX_DEFAULT_JOBS}; 1 on cuda)")
     add_executor_options(p, shards=False)
+    p.add_argument("--part", choices=(BEFORE_SOURCE, NEEDS_SOURCE), default=None,
+                   help=f"only the modes that need no pretrained run ({BEFORE_SOURCE}: baseline, scratch; "
+                        "--source is not read, give --preset) or only the others; scripts/reproduce.sh trains "
+                        "the first beside `accent pretrain`")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     config.add_recipe_options(p)
     p.set_defaults(func=_run_cli)

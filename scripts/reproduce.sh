@@ -25,7 +25,17 @@ run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 start=$(date +%s)
 run 0 && { log_stage "stage 0: set-up"; ensure_setup; }
 run 1 && "$ROOT_DIR/scripts/featurize.sh"
-run 2 && "$ROOT_DIR/scripts/pretrain.sh"
-run 3 && "$ROOT_DIR/scripts/transfer.sh"
+if run 2 && run 3 && [ ! -f "$SOURCE_RUN/run.json" ] && [ "${DEVICE:-cpu}" = cpu ]; then
+  # Pretraining is one network on one core; the curve's runs that need no pretrained run (baseline,
+  # scratch) train on the other core meanwhile, and the runs that need it start once it is written.
+  [ -f "$SOURCE_FEATURES/store.json" ] && [ -f "$TARGET_FEATURES/store.json" ] || "$ROOT_DIR/scripts/featurize.sh"
+  PART=before-source JOBS=1 OMP_NUM_THREADS=1 "$ROOT_DIR/scripts/transfer.sh" & beside=$!
+  OMP_NUM_THREADS=1 "$ROOT_DIR/scripts/pretrain.sh" || { kill "$beside"; exit 1; }
+  PART=needs-source "$ROOT_DIR/scripts/transfer.sh"   # one run per core, beside what is left of the other part
+  wait "$beside"
+elif run 2; then
+  "$ROOT_DIR/scripts/pretrain.sh"
+fi
+run 3 && "$ROOT_DIR/scripts/transfer.sh"   # resumes: writes the whole curve.csv, trains what is missing
 run 4 && "$ROOT_DIR/scripts/report.sh"
 log_stage "done in $(( $(date +%s) - start )) s; report: $REPORT_DIR/report.md"

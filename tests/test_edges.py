@@ -58,3 +58,33 @@ def test_predict_on_a_kfold_run_says_it_keeps_no_model(tiny_stores, tmp_path, ca
         load_run(tmp_path / "cv")
     assert cli.main(["predict", "--model", str(tmp_path / "cv"), str(tmp_path / "any.wav")]) == 2
     assert "checkpoint.pt" not in capsys.readouterr().err
+
+
+def test_curve_parts_beside_pretraining_give_the_runs_of_the_whole_curve(tiny_stores, tmp_path, one_torch_thread):
+    """scripts/reproduce.sh trains the source-free modes while pretraining runs (``--part before-source``,
+    no source read, the source's preset), the others after it; the whole curve then retrains nothing, and
+    its scratch run is the one a curve with the source trains (same architecture, crop and seed)."""
+    import json
+
+    from accent.curve import BEFORE_SOURCE, NEEDS_SOURCE
+    from accent.training.pretrain import pretrain
+    from accent.transfer import run_transfer
+
+    source, out = tmp_path / "pretrain", tmp_path / "curve"
+    pretrain(tiny_stores["target"], source, max_epochs=1, progress=False)  # a small source: the test is the plumbing
+    kwargs = {"sizes": [1], "seeds": [0], "modes": ["baseline", "scratch", "extract"], "max_epochs": 1,
+              "jobs": 1, "progress": False}
+    before = run_curve(None, tiny_stores["target_big"], out, part=BEFORE_SOURCE, preset="tdnn", **kwargs)
+    assert sorted(before["series"]) == ["baseline", "scratch"]
+    after = run_curve(source, tiny_stores["target_big"], out, part=NEEDS_SOURCE, **kwargs)
+    assert list(after["series"]) == ["extract"]
+    assert not (out / "curve.csv").exists() and (out / "curve-before-source.csv").is_file()  # parts run at once
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*/run.json")}
+    whole = run_curve(source, tiny_stores["target_big"], out, **kwargs)
+    assert sorted(whole["series"]) == ["baseline", "extract", "scratch"]
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/*/*/run.json")} == stamps  # nothing retrained
+    reference = run_transfer(tiny_stores["target_big"], "scratch", tmp_path / "with_source", source=source,
+                             per_class=1, seed=0, max_epochs=1, progress=False)
+    scratch = json.loads((out / "scratch" / "n1" / "seed0" / "run.json").read_text())
+    assert scratch["metrics"] == reference["metrics"] and scratch["source"] is None
+    assert [h["train_loss"] for h in scratch["history"]] == [h["train_loss"] for h in reference["history"]]

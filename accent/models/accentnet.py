@@ -54,26 +54,37 @@ def model_config(preset: str, n_mels: int, n_classes: int, overrides: dict | Non
 
 
 class SpecAugment(nn.Module):
-    """Frequency and time masking with per-example masks; identity in eval mode."""
+    """Frequency and time masking with per-example masks; identity in eval mode.
+
+    The masks are drawn exactly as torchaudio's ``FrequencyMasking``/``TimeMasking`` with
+    ``iid_masks`` draw them (same random calls in the same order, so the same masks for a seed), but
+    applied in one ``masked_fill`` instead of one per mask: a quarter of the cost, the same values."""
 
     def __init__(self, freq_mask: int, time_mask: int, n_masks: int):
         super().__init__()
-        import torchaudio
-
-        self.n_masks = n_masks
-        self.freq = torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True) if freq_mask else None
-        self.time = torchaudio.transforms.TimeMasking(time_mask, iid_masks=True) if time_mask else None
+        self.freq_mask, self.time_mask, self.n_masks = freq_mask, time_mask, n_masks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, n_mels, T), normalised (mask value 0 = mean)
         if not self.training or self.n_masks == 0:
             return x
-        x = x.unsqueeze(1)
+        masked = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
         for _ in range(self.n_masks):
-            if self.freq is not None:
-                x = self.freq(x)
-            if self.time is not None:
-                x = self.time(x)
-        return x.squeeze(1)
+            if self.freq_mask:
+                masked |= self._band(x, self.freq_mask, 1)[:, :, None]
+            if self.time_mask:
+                masked |= self._band(x, self.time_mask, 2)[:, None, :]
+        return x.masked_fill(masked, 0.0)
+
+    @staticmethod
+    def _band(x: torch.Tensor, width: int, axis: int) -> torch.Tensor:
+        """(B, x.size(axis)) bool: one band of up to ``width`` bins per example, drawn as
+        ``torchaudio.functional.mask_along_axis_iid`` draws it."""
+        shape = (x.shape[0], 1)
+        value = torch.rand(shape, device=x.device, dtype=x.dtype) * width
+        low = torch.rand(shape, device=x.device, dtype=x.dtype) * (x.size(axis) - value)
+        start, end = low.long(), low.long() + value.long()
+        bins = torch.arange(0, x.size(axis), device=x.device, dtype=x.dtype)
+        return (bins >= start) & (bins < end)
 
 
 class AccentNet(nn.Module):

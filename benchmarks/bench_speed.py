@@ -1,0 +1,88 @@
+"""Issue 23's measurements of a training step (docs/benchmarks.md, "Main job and suite time").
+
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py profile FEATDIR MODE OUT [SOURCE] [SIZE]
+        one curve run (``run_transfer`` on one torch thread, as a curve worker) under cProfile:
+        its CPU seconds, epochs and the 45 most expensive calls (cumulative)
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py specaugment
+        accent's SpecAugment against torchaudio's masking modules: the same output on 20 seeds, and
+        the CPU milliseconds per batch of 32 x 64 x 300
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py pooling
+        statistics pooling's ``torch.std`` against a two-pass mean/variance, forward + backward
+"""
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import time
+
+import torch
+
+
+def cpu_ms(fn, n: int = 50) -> float:
+    start = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - start) / n * 1000
+
+
+def profile(features: str, mode: str, out: str, source: str = "", size: str = "all") -> None:
+    from accent.transfer import run_transfer
+
+    per_class = None if size == "all" else int(size)
+    prof, start = cProfile.Profile(), time.process_time()
+    prof.enable()
+    run = run_transfer(features, mode, out, source=source or None, per_class=per_class, seed=0, progress=False)
+    prof.disable()
+    print(f"cpu {time.process_time() - start:.1f} s, epochs {run.get('epochs_run')}, best {run.get('best_epoch')}, "
+          f"test balanced accuracy {run['metrics']['test']['balanced_accuracy']:.4f}")
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+
+
+class TorchaudioMasks(torch.nn.Module):
+    """SpecAugment as accent applied it before issue 23: torchaudio's modules, one pass per mask."""
+
+    def __init__(self, freq: int, time_: int, n_masks: int):
+        import torchaudio
+
+        super().__init__()
+        self.n_masks = n_masks
+        self.freq = torchaudio.transforms.FrequencyMasking(freq, iid_masks=True)
+        self.time = torchaudio.transforms.TimeMasking(time_, iid_masks=True)
+
+    def forward(self, x):
+        x = x.unsqueeze(1)
+        for _ in range(self.n_masks):
+            x = self.time(self.freq(x))
+        return x.squeeze(1)
+
+
+def specaugment() -> None:
+    from accent.models.accentnet import SPECAUGMENT, SpecAugment
+
+    old, new = TorchaudioMasks(*SPECAUGMENT.values()), SpecAugment(**SPECAUGMENT)
+    x = torch.randn(32, 64, 300)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        a = old(x)
+        torch.manual_seed(seed)
+        assert torch.equal(a, new(x)), seed
+    print("same output on 20 seeds")
+    print(f"torchaudio {cpu_ms(lambda: old(x)):.2f} ms, accent {cpu_ms(lambda: new(x)):.2f} ms CPU per batch")
+
+
+def pooling() -> None:
+    h = torch.randn(32, 192, 150, requires_grad=True)
+
+    def two_pass():
+        d = h - h.mean(dim=2, keepdim=True)
+        return (d.square().sum(2) / (h.shape[2] - 1)).sqrt()
+
+    for name, fn in (("torch.std", lambda: h.std(dim=2)), ("two-pass", two_pass)):
+        print(f"{name}: {cpu_ms(lambda: fn().sum().backward()):.2f} ms CPU forward + backward")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    command, *rest = sys.argv[1:] or ["specaugment"]
+    {"profile": profile, "specaugment": specaugment, "pooling": pooling}[command](*rest)
