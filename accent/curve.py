@@ -34,7 +34,6 @@ from accent.fileio import write_csv_atomic, write_json_atomic
 from accent.layout import CURVE_COLUMNS, CURVE_CSV, CURVE_JSON, METRICS, read_run_json
 from accent.methods import get_method, method_names, mode_rank
 from accent.methods.base import NO_SOURCE as NEEDS_NO_SOURCE, OPTIONAL_SOURCE, OWN_SOURCE
-from accent.methods.aligned import NO_SOURCE, WITH_SOURCE  # noqa: F401  the aligned series' names, read by the report
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.store import FeatureStore
 from accent.training import config

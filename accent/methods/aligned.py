@@ -16,16 +16,14 @@ import numpy as np
 from accent.aligned import (PASSAGE_MATCH_THRESHOLD, AlignedConfig, AlignedModel, PassageFeaturizer, load_source,
                             model_from_arrays, read_model_arrays, recording_sequence, save_model, store_features,
                             store_sequences)
-from accent.backbones.names import ACCENT
 from accent.errors import AccentError
 from accent.features import FeatureConfig, check_feature_config
 from accent.layout import ALIGNED_MODEL, ALIGNED_SOURCE, RUN_FORMAT
 from accent.manifest import same_passage
-from accent.methods.base import OWN_SOURCE, SOURCE, SOURCE_FREE, Method
+from accent.methods.base import OwnSourceMethod
 from accent.methods.fitted import Fitted
 from accent.methods.registry import register
 
-WITH_SOURCE, NO_SOURCE = "source", "none"   # the two curve "backbones" of the aligned method
 
 
 class AlignedFitted(Fitted):
@@ -77,9 +75,8 @@ class AlignedFitted(Fitted):
 
 
 @register
-class Aligned(Method):
+class Aligned(OwnSourceMethod):
     name = "aligned"
-    source = OWN_SOURCE
     needs_passage = True
     model_file = ALIGNED_MODEL
     source_file = ALIGNED_SOURCE
@@ -140,23 +137,6 @@ class Aligned(Method):
         if source is not None:
             featurizer, _ = load_aligned_source(source, store, features)
             store_features(store, featurizer, executor=executor, progress=progress)
-
-    @classmethod
-    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
-        """Without the source, and with it when the source run has ``aligned_source.npz``."""
-        return [NO_SOURCE] + ([WITH_SOURCE] if own_source else [])
-
-    @classmethod
-    def series_name(cls, backbone: str) -> str:
-        return f"{cls.name}-{WITH_SOURCE}" if backbone == WITH_SOURCE else cls.name
-
-    @classmethod
-    def curve_options(cls, source, backbone: str) -> tuple:
-        return (source if backbone == WITH_SOURCE else None), ACCENT
-
-    @classmethod
-    def series_group(cls, series: str) -> str:
-        return SOURCE if series == cls.series_name(WITH_SOURCE) else SOURCE_FREE
 
 
 def passage_text(index) -> str | None:

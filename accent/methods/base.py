@@ -152,3 +152,28 @@ class Method:
         """``source`` (uses the pretrained source), ``literature`` (a backbone pretrained elsewhere) or
         ``source-free``."""
         return SOURCE_FREE
+
+
+class OwnSourceMethod(Method):
+    """A method whose source is a file of its own beside the source run (``aligned_source.npz``,
+    ``phonetic_source.npz``): the curve runs it twice, without the source (series ``NAME``) and with it
+    when the source run has that file (series ``NAME-source``, which answers the source question)."""
+
+    source = OWN_SOURCE
+    WITH_SOURCE, NO_SOURCE = "source", "none"   # its two curve "backbones"
+
+    @classmethod
+    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
+        return [cls.NO_SOURCE] + ([cls.WITH_SOURCE] if own_source else [])
+
+    @classmethod
+    def series_name(cls, backbone: str) -> str:
+        return f"{cls.name}-{cls.WITH_SOURCE}" if backbone == cls.WITH_SOURCE else cls.name
+
+    @classmethod
+    def curve_options(cls, source, backbone: str) -> tuple:
+        return (source if backbone == cls.WITH_SOURCE else None), ACCENT
+
+    @classmethod
+    def series_group(cls, series: str) -> str:
+        return SOURCE if series == cls.series_name(cls.WITH_SOURCE) else SOURCE_FREE

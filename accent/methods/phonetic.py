@@ -17,16 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from accent.backbones.names import ACCENT
 from accent.errors import AccentError
 from accent.features import FeatureConfig, check_feature_config
 from accent.layout import PHONETIC_MODEL, PHONETIC_SOURCE, RUN_FORMAT
-from accent.methods.base import OWN_SOURCE, SOURCE, SOURCE_FREE, Method
+from accent.methods.base import OwnSourceMethod
 from accent.methods.fitted import Fitted
 from accent.methods.registry import register
 from accent.phonetic import PhoneticConfig, PhoneticModel, file_measurements, has_texts_and_audio, store_measurements
 
-WITH_SOURCE, NO_SOURCE = "source", "none"   # the two curve "backbones" of the phonetic method
 TEXT_HINT = "--text TEXT, a text column or the form's text field"
 
 
@@ -86,9 +84,8 @@ class PhoneticFitted(Fitted):
 
 
 @register
-class Phonetic(Method):
+class Phonetic(OwnSourceMethod):
     name = "phonetic"
-    source = OWN_SOURCE
     needs_text = True
     model_file = PHONETIC_MODEL
     source_file = PHONETIC_SOURCE
@@ -144,23 +141,6 @@ class Phonetic(Method):
         arrays = {k: np.asarray(v) for k, v in ckpt["phonetic"]["arrays"].items()}
         model = PhoneticModel.from_arrays(ckpt["phonetic"]["meta"], arrays)
         return PhoneticFitted(model, FeatureConfig.from_dict(ckpt["feature_config"]), rundir, ckpt)
-
-    @classmethod
-    def curve_backbones(cls, backbones: list[str], own_source: bool) -> list[str]:
-        """Without the source, and with it when the source run has ``phonetic_source.npz``."""
-        return [NO_SOURCE] + ([WITH_SOURCE] if own_source else [])
-
-    @classmethod
-    def series_name(cls, backbone: str) -> str:
-        return f"{cls.name}-{WITH_SOURCE}" if backbone == WITH_SOURCE else cls.name
-
-    @classmethod
-    def curve_options(cls, source, backbone: str) -> tuple:
-        return (source if backbone == WITH_SOURCE else None), ACCENT
-
-    @classmethod
-    def series_group(cls, series: str) -> str:
-        return SOURCE if series == cls.series_name(WITH_SOURCE) else SOURCE_FREE
 
 
 def load_phonetic_source(source, store, features) -> PhoneticModel:
