@@ -9,6 +9,7 @@ informative for the target, while a handful of target recordings is not enough t
 """
 from __future__ import annotations
 
+import ctypes
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
+from accent import phones
 from accent.backbones import get_backbone
 from accent.errors import AccentError
 from accent.features import FeatureConfig
@@ -268,3 +270,12 @@ def saa_aligned_run(tmp_path_factory):
               progress=False)
     run_transfer(base / "store", "aligned", base / "run", progress=False)
     return {"run": base / "run", "held": dict(zip(held["label"], held["path"]))}
+
+
+def have_espeak_library() -> bool:
+    """Whether espeak-ng's shared library loads (what accent.phones renders with)."""
+    try:
+        ctypes.CDLL(phones.LIBRARY)
+        return True
+    except OSError:
+        return False

@@ -2,7 +2,6 @@
 and the phonetic recipe's features and model file."""
 from __future__ import annotations
 
-import ctypes
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +11,12 @@ import pytest
 from accent import phones
 from accent.errors import AccentError
 from accent.features import FeatureConfig, log_mel_numpy
+from conftest import have_espeak_library
 
 CV = Path(__file__).resolve().parents[2] / "shared" / "real-dev" / "cv-v1"
 
 
-def _have_espeak() -> bool:
-    try:
-        ctypes.CDLL(phones.LIBRARY)
-        return True
-    except OSError:
-        return False
-
-
-needs_espeak = pytest.mark.skipif(not _have_espeak(), reason=f"{phones.LIBRARY} absent (apt-get install espeak-ng)")
+needs_espeak = pytest.mark.skipif(not have_espeak_library(), reason=f"{phones.LIBRARY} absent (apt-get install espeak-ng)")
 needs_cv = pytest.mark.skipif(not (CV / "cv-valid-dev.csv").is_file(), reason="../shared/real-dev/cv-v1 absent")
 
 

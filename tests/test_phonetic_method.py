@@ -4,7 +4,6 @@ load, export, serve; ``accent pretrain`` writing ``phonetic_source.npz`` and the
 ``phonetic`` and ``phonetic-source`` series."""
 from __future__ import annotations
 
-import ctypes
 import json
 import uuid
 import warnings
@@ -17,23 +16,16 @@ import pytest
 from accent import phones
 from accent.errors import AccentError
 from accent.store import FeatureStore, StoreView
+from conftest import have_espeak_library
 
 CV = Path(__file__).resolve().parents[2] / "shared" / "real-dev" / "cv-v1"
 ACCENTS = ("us", "england", "australia", "indian", "canada")
 WRONG_TEXT = "the quick brown fox jumps over the lazy dog near the river bank today"
 
 
-def _have_espeak() -> bool:
-    try:
-        ctypes.CDLL(phones.LIBRARY)
-        return True
-    except OSError:
-        return False
-
-
 pytestmark = [
     pytest.mark.skipif(not (CV / "cv-valid-dev.csv").is_file(), reason="../shared/real-dev/cv-v1 absent"),
-    pytest.mark.skipif(not _have_espeak(), reason=f"{phones.LIBRARY} absent (apt-get install espeak-ng)"),
+    pytest.mark.skipif(not have_espeak_library(), reason=f"{phones.LIBRARY} absent (apt-get install espeak-ng)"),
 ]
 
 
