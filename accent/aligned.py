@@ -34,7 +34,6 @@ alignment from the engine's cache beside the store, so folds and curve points ne
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -43,7 +42,7 @@ import numpy as np
 from accent import alignment
 from accent.errors import AccentError, check_keys
 from accent.featurize import featurize_clip
-from accent.fileio import atomic_path
+from accent.fileio import read_meta_npz, write_meta_npz
 
 FORMAT = "accent-aligned/1"
 REFERENCE_LABEL = "english"
@@ -551,26 +550,9 @@ def fit_store_source(store, rows, path: str | Path, config: AlignedConfig = Alig
     return save_source(path, featurizer, naps, store.config, sorted(set(labels)))
 
 
-def _write_npz(path: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-    return path
-
-
 def _read_npz(path: str | Path, kind: str, hint: str):
-    """(meta, arrays as a dict) of a file written by :func:`_write_npz` with ``meta["kind"] == kind``."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except FileNotFoundError:
-        raise AccentError(f"aligned {kind} {path} not found: {hint}") from None
-    except (KeyError, ValueError, OSError) as exc:
-        raise AccentError(f"{path} is not a readable aligned-recipe {kind} ({exc}): {hint}") from None
+    """(meta, arrays as a dict) of a file written by :func:`write_meta_npz` with ``meta["kind"] == kind``."""
+    meta, arrays = read_meta_npz(path, f"aligned-recipe {kind}", hint)
     if meta.get("format") != FORMAT or meta.get("kind") != kind:
         raise AccentError(f"{path} is not an aligned-recipe {kind} (format {meta.get('format')!r}, "
                           f"kind {meta.get('kind')!r}): {hint}")
@@ -590,7 +572,7 @@ def save_source(path: str | Path, featurizer: PassageFeaturizer, naps: list[NAP]
     arrays = featurizer.to_arrays()
     for r, nap in enumerate(naps):
         arrays.update(nap.to_arrays(prefix=f"nap_{r}_"))
-    return _write_npz(path, _meta("source", featurizer, feature_config, labels), arrays)
+    return write_meta_npz(path, _meta("source", featurizer, feature_config, labels), arrays)
 
 
 def load_source(path: str | Path) -> tuple[PassageFeaturizer, list[NAP], dict]:
@@ -608,7 +590,7 @@ def save_model(path: str | Path, model: AlignedModel, feature_config=None, promp
     arrays = {**model.featurizer.to_arrays(), **model.classifier_.to_arrays(),
               **(model.calibration.to_arrays() if model.calibration is not None else {})}
     meta = _meta("model", model.featurizer, feature_config, model.classes_)
-    return _write_npz(path, {**meta, **({"prompt": prompt} if prompt else {})}, arrays)
+    return write_meta_npz(path, {**meta, **({"prompt": prompt} if prompt else {})}, arrays)
 
 
 def read_model_arrays(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:

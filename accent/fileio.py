@@ -12,6 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
+from accent.errors import AccentError
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -55,3 +59,29 @@ def read_json_or_none(path: str | Path):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def write_meta_npz(path: str | Path, meta: dict, arrays: dict) -> Path:
+    """One ``.npz`` of plain arrays plus ``meta`` as a JSON string, written atomically: a fitted
+    model that loads without pickle (:func:`read_meta_npz`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+    return path
+
+
+def read_meta_npz(path: str | Path, what: str, hint: str) -> tuple[dict, dict]:
+    """(meta, arrays) of :func:`write_meta_npz`'s file, ``allow_pickle=False``; a one-line
+    AccentError naming ``what`` the file should be and ``hint`` (the fix) when it is missing or unreadable."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except FileNotFoundError:
+        raise AccentError(f"{what} {path} not found: {hint}") from None
+    except (KeyError, ValueError, OSError) as exc:
+        raise AccentError(f"{path} is not a readable {what} ({exc}): {hint}") from None
+    return meta, arrays

@@ -36,7 +36,7 @@ from accent.errors import AccentError, AudioError
 from accent.executors import Shard, n_workers, run_shards, shard_count
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 from accent.featurize import prepare_clip
-from accent.fileio import atomic_path
+from accent.fileio import atomic_path, read_meta_npz, write_meta_npz
 from accent.phones import align_to_rendering, alignment_sequence, phone_segments, render, rendering_logmel
 
 FORMAT = "accent-phonetic/1"
@@ -467,25 +467,12 @@ class PhoneticModel:
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         """One ``.npz`` of plain arrays and a JSON string (the config, classes and ``extra``); loads without pickle."""
         meta, arrays = self.to_arrays()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps({**meta, **(extra or {})})), **arrays)
-        return path
+        return write_meta_npz(path, {**meta, **(extra or {})}, arrays)
 
     @staticmethod
     def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         """(meta, arrays) of a saved model; a one-line AccentError when it is missing or not one."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            meta = json.loads(str(arrays.pop("meta")))
-        except FileNotFoundError:
-            raise AccentError(f"phonetic model {path} not found: fit one and save it with PhoneticModel.save") from None
-        except (KeyError, ValueError, OSError) as exc:
-            raise AccentError(f"{path} is not a readable phonetic model ({exc}): save it with PhoneticModel.save") from None
+        meta, arrays = read_meta_npz(path, "phonetic model", "fit one and save it with PhoneticModel.save")
         if meta.get("format") != FORMAT:
             raise AccentError(f"{path} is not a phonetic model (format {meta.get('format')!r}): "
                               "save one with PhoneticModel.save")
