@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from accent.errors import AccentError
-from accent.executors import Shard, n_workers, run_shards, shard_count
+from accent.executors import Shard, n_workers, run_file_shards, shard_count
 from accent.features import mfcc_from_logmel
 from accent.fileio import atomic_path
 from accent.store import FeatureStore
@@ -281,14 +281,7 @@ def store_alignments(store, references, spec: AlignSpec = AlignSpec(), *, execut
         out = parts_dir / f"{i:05d}.npz"
         shards.append(Shard(f"{i}/{count}", (str(Path(store.root).resolve()), rows, shard_refs, spec, str(out)),
                             len(rows)))
-    done = lambda s: Path(s.args[-1]).is_file()  # noqa: E731
-    if executor is None:
-        for s in shards:
-            if not done(s):
-                _align_shard(*s.args)
-    else:
-        run_shards(executor, _align_shard, shards, is_done=done, progress_of=lambda s: 0,
-                   desc="align", progress=progress)
+    run_file_shards(executor, _align_shard, shards, desc="align", progress=progress)
     result = Alignments.concat([Alignments.load(Path(s.args[-1])) for s in shards])
     result.save(final)
     shutil.rmtree(parts_dir, ignore_errors=True)

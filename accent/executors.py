@@ -319,3 +319,16 @@ def shard_count(n_items: int, workers: int, requested: int | None = None, max_it
             raise AccentError(f"--shards {requested}: need at least 1")
         return max(1, min(requested, n_items))
     return max(1, min(n_items, max(4 * workers, -(-n_items // max_items))))
+
+
+def run_file_shards(executor, fn: Callable, shards: list[Shard], *, desc: str, progress: bool = False) -> None:
+    """Shards whose last argument is the file they write: those not yet on disk run here one after
+    another when ``executor`` is None, else through :func:`run_shards` on it (finished ones reused
+    after an interruption either way)."""
+    done = lambda s: Path(s.args[-1]).is_file()  # noqa: E731
+    if executor is None:
+        for s in shards:
+            if not done(s):
+                fn(*s.args)
+        return
+    run_shards(executor, fn, shards, is_done=done, progress_of=lambda s: 0, desc=desc, progress=progress)

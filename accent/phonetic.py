@@ -33,7 +33,7 @@ import numpy as np
 
 from accent.aligned import MATCH_SLOPE, NAP, LinearHead, PassageCalibration, match_statistics
 from accent.errors import AccentError, AudioError
-from accent.executors import Shard, n_workers, run_shards, shard_count
+from accent.executors import Shard, n_workers, run_file_shards, shard_count
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 from accent.featurize import prepare_clip
 from accent.fileio import atomic_path, read_meta_npz, write_meta_npz
@@ -342,14 +342,7 @@ def store_measurements(store, cfg: PhoneticConfig = PhoneticConfig(), *, executo
         parts = final.parent / f"{final.stem}.shards-{count}"
         shards = [Shard(f"{i}/{count}", (paths[a:b], texts[a:b], cfg, store.config, str(parts / f"{i:05d}.npz")), b - a)
                   for i in range(count) for a, b in [(i * n // count, (i + 1) * n // count)]]
-        done = lambda s: Path(s.args[-1]).is_file()  # noqa: E731
-        if executor is None:
-            for s in shards:
-                if not done(s):
-                    _measure_shard(*s.args)
-        else:
-            run_shards(executor, _measure_shard, shards, is_done=done, progress_of=lambda s: 0,
-                       desc="phonetic", progress=progress)
+        run_file_shards(executor, _measure_shard, shards, desc="phonetic", progress=progress)
         loaded = [dict(np.load(s.args[-1], allow_pickle=False)) for s in shards]
         with atomic_path(final) as tmp:
             with open(tmp, "wb") as fh:
