@@ -16,7 +16,6 @@ them first, in shards on any executor (:mod:`accent.executors`):
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from pathlib import Path
 

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from accent.aligned import load_model, load_source
-from accent.errors import AccentError
 from accent.executors import ProcessExecutor
 from accent.manifest import same_passage
 from conftest import TINY_SERVE_MODEL, make_passage_store, write_clip

@@ -1,6 +1,5 @@
 """End to end on tiny generated stores: pretrain, the four transfer modes, resume, safe checkpoints."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
