@@ -162,8 +162,13 @@ class TDNN(AccentNet):
         return nn.Sequential(*layers), 2 * cfg["pool_channels"]
 
     def _pool(self, x):
-        h = self.body(x)
-        return torch.cat([h.mean(dim=2), h.std(dim=2)], dim=1)
+        """Mean and (unbiased) standard deviation over time, in float32 also under bfloat16 autocast.
+        Two passes (the mean, then the centred squares) rather than ``torch.std``, which costs about
+        twice as much forward and backward on the CPU (docs/benchmarks.md, issue 23)."""
+        h = self.body(x).float()
+        mean = h.mean(dim=2)
+        var = (h - mean.unsqueeze(2)).square().sum(dim=2) / (h.shape[2] - 1)
+        return torch.cat([mean, var.sqrt()], dim=1)
 
 
 class CNN2D(AccentNet):

@@ -24,7 +24,8 @@ from accent.errors import AccentError, check_keys
 
 SECTIONS = ("model", "train")
 RECIPES = ("pretrain", "scratch", "finetune", "waveform_finetune")
-SELECT = ("val_bacc", "val_loss")   # what early stopping and model selection compare
+SELECT = ("val_bacc", "val_loss")
+PRECISIONS = ("auto", "float32", "bfloat16")   # accent.devices resolves "auto" (this module stays torch-free)   # what early stopping and model selection compare
 BASE = "pretrain"   # its [train] holds the default of every training field
 
 
@@ -50,6 +51,8 @@ class TrainConfig:
     select: str = "val_bacc"     # keep the epoch with the best val_bacc (ties: val_loss) or the lowest val_loss
     ema: float = 0.0             # >0: select among exponential moving averages of the weights (per-epoch decay)
     guard: bool = False          # the starting weights (a linear probe) are kept unless an epoch beats their val loss
+    precision: str = "float32"   # "auto", "float32" or "bfloat16" autocast (accent.devices.resolve_precision);
+                                 # runs written before this key trained in float32 on the CPU
     seed: int = 0
     device: str = "cpu"
     compile: bool = False
@@ -57,6 +60,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.select not in SELECT:
             raise AccentError(f"train.select = {self.select!r}: choose one of {', '.join(SELECT)}")
+        if self.precision not in PRECISIONS:
+            raise AccentError(f"train.precision = {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not 0.0 <= self.ema < 1.0:
             raise AccentError(f"train.ema = {self.ema!r}: a decay in [0, 1) (0 turns the average off)")
 

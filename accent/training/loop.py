@@ -1,5 +1,6 @@
 """The one training loop of every neural path: pretrain, scratch, finetune of our network, and
-finetune of a pretrained waveform backbone. CPU, CUDA (bfloat16 autocast) or torchrun (DDP).
+finetune of a pretrained waveform backbone. CPU, CUDA or torchrun (DDP), in float32 or bfloat16 autocast
+(``train.precision``, :func:`accent.devices.resolve_precision`).
 
 Each path is a model plus a task (:mod:`accent.training.tasks`) plus a TrainConfig. The loop runs
 AdamW with two parameter groups (body at ``lr * body_lr_mult``, head at ``lr``), a linear warm-up
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from accent.checkpoint import load_train_state, save_atomic
-from accent.devices import autocast, init_distributed, resolve_device, world
+from accent.devices import autocast, init_distributed, resolve_device, resolve_precision, world
 from accent.layout import TRAIN_STATE
 from accent.metrics import balanced_accuracy_codes
 from accent.metrics import softmax_rows
@@ -49,7 +50,7 @@ def _set_body_trainable(model, trainable: bool) -> None:
 
 
 def run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps: int, cfg: TrainConfig,
-              rng: np.random.Generator, device: torch.device) -> float:
+              rng: np.random.Generator, device: torch.device, precision: str) -> float:
     """One epoch of the task's batches; returns the mean training loss (this rank)."""
     rank, size = world()
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -58,7 +59,7 @@ def run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps: int, cfg: T
     for batch, labels in task.batches(n_steps, cfg, rng, rank, size):
         x = torch.from_numpy(batch).to(device, non_blocking=True)
         y = torch.from_numpy(labels).to(device)
-        with autocast(device):
+        with autocast(device, precision):
             loss = loss_fn(ddp_model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -82,9 +83,9 @@ def _update_ema(ema: dict | None, model, decay: float) -> dict:
     return {k: ema[k] * decay + v * (1 - decay) if v.is_floating_point() else v for k, v in current.items()}
 
 
-def _validate(model, task, device, size: int) -> tuple[float, float, float]:
+def _validate(model, task, device, precision: str, size: int) -> tuple[float, float, float]:
     """(val_bacc, val_loss, val_acc) of the recording-level validation; rank 0's on every rank."""
-    logp, val_y = task.validate(model, device)
+    logp, val_y = task.validate(model, device, precision)
     val_pred = logp.argmax(1)
     val_loss = float(-logp[np.arange(len(val_y)), val_y].mean())
     val_acc = float((val_pred == val_y).mean())
@@ -114,10 +115,11 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
     unless a later epoch has a lower validation loss: fine-tuning then cannot end below its linear
     probe on validation.
 
-    Returns {"best_epoch", "epochs_run", "history", "train_seconds", "kept_start"}; ``model`` ends on
+    Returns {"best_epoch", "epochs_run", "history", "train_seconds", "kept_start", "precision"}; ``model`` ends on
     the CPU with the best weights. ``out/train_state.pt`` holds everything needed to resume after each epoch.
     """
     device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
     init_distributed(device)
     rank, size = world()
     torch.manual_seed(cfg.seed)
@@ -151,7 +153,7 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
         start, ema = st.get("start"), st.get("ema")
         start_epoch = st["epoch"] + 1
     elif cfg.guard:
-        val_bacc, val_loss, _ = _validate(model, task, device, size)
+        val_bacc, val_loss, _ = _validate(model, task, device, precision, size)
         start = {"loss": val_loss, "bacc": val_bacc, "state": _state_copy(model)}
 
     ddp_model = model
@@ -167,12 +169,12 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
             break
         t0 = time.perf_counter()
         _set_body_trainable(model, epoch > cfg.freeze_epochs)
-        train_loss = run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps, cfg, rng, device)
+        train_loss = run_epoch(model, ddp_model, optimizer, scheduler, task, n_steps, cfg, rng, device, precision)
         if cfg.ema > 0:
             ema = _update_ema(ema, model, cfg.ema)
             trained = _state_copy(model)
             model.load_state_dict(ema)
-        val_bacc, val_loss, val_acc = _validate(model, task, device, size)
+        val_bacc, val_loss, val_acc = _validate(model, task, device, precision, size)
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch, "train_loss": round(train_loss, 5), "val_loss": round(val_loss, 5),
                         "val_acc": round(val_acc, 5), "val_bacc": round(val_bacc, 5),
@@ -197,7 +199,7 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
     model.load_state_dict(start["state"] if kept_start else best["state"])
     model.to("cpu").eval()
     return {"best_epoch": 0 if kept_start else best["epoch"], "epochs_run": len(history), "history": history,
-            "train_seconds": round(elapsed, 2), "kept_start": kept_start}
+            "train_seconds": round(elapsed, 2), "kept_start": kept_start, "precision": precision}
 
 
 def train_and_record(model, task, cfg: TrainConfig, out: Path, *, mode: str, info: dict, resume: bool,

@@ -84,7 +84,7 @@ def network_fields(fit_result: dict, cfg, model_config: dict, recipe: dict | Non
     """run.json fields of a trained network."""
     fields = {"best_epoch": fit_result["best_epoch"], "epochs_run": fit_result["epochs_run"],
               "history": fit_result["history"], "metrics": None, "train_seconds": fit_result["train_seconds"],
-              "train_config": asdict(cfg), "model_config": model_config}
+              "train_config": asdict(cfg), "model_config": model_config, "precision": fit_result["precision"]}
     if recipe is not None:
         fields["recipe"] = recipe
     if cfg.guard:  # the starting weights (a transfer's linear probe) beat every fine-tuned epoch on validation

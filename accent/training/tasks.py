@@ -70,8 +70,8 @@ class LogmelTask:
             batch = np.stack([crop_at(self.store.frames(int(rows[p])), int(s), n) for p, s in zip(plan[sl], starts[sl])])
             yield batch, self.train_y[plan[sl]]
 
-    def validate(self, model, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-        return recording_outputs(model, self.store, self.data.val, self.n_frames, device), self.val_y
+    def validate(self, model, device: torch.device, precision: str) -> tuple[np.ndarray, np.ndarray]:
+        return recording_outputs(model, self.store, self.data.val, self.n_frames, device, precision=precision), self.val_y
 
     def logprobs(self, model, rows: np.ndarray) -> np.ndarray:
         return recording_outputs(model, self.store, rows, self.n_frames, torch.device("cpu"))
@@ -126,8 +126,8 @@ class WaveformTask:
             chosen, starts = chosen[rank::world], starts[rank::world]
             yield np.stack([crop_at(waves[p], s, n) for p, s in zip(chosen, starts)]), self.train_y[chosen]
 
-    def validate(self, model, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-        return waveform_logprobs(model, self.val_waves, self.eval_len, device), self.val_y
+    def validate(self, model, device: torch.device, precision: str) -> tuple[np.ndarray, np.ndarray]:
+        return waveform_logprobs(model, self.val_waves, self.eval_len, device, precision), self.val_y
 
     def logprobs(self, model, rows: np.ndarray) -> np.ndarray:
         """Validation recordings from memory; the others (test) decoded now, one by one."""

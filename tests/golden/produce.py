@@ -39,7 +39,10 @@ TIMING_KEYS = {"train_seconds", "seconds"}
 SPEECH_SKIPPED = "speech/skipped"   # why the speech entries were not produced (None when they were); not stored
 PLATFORM = "platform"   # golden.json's record of the recording machine (platform_fingerprint); not produced
 TINY_MODEL = {"channels": [24, 24], "kernels": [5, 3], "dilations": [1, 2], "pool_channels": 32, "embed_dim": 16}
-TINY_TRAIN = {"min_crops_per_epoch": 64, "patience": 10}
+TINY_TRAIN = {"min_crops_per_epoch": 64, "patience": 10, "precision": "float32"}
+# The pass trains in float32 wherever it runs: "auto" would pick bfloat16 on a CPU with AMX and
+# float32 elsewhere, and the two differ far beyond rounding tolerances (accent.devices.resolve_precision).
+FLOAT32 = {"train": {"precision": "float32"}}
 MODES = ("baseline", "scratch", "extract", "finetune")
 OLD_RUN_MODES = ("pretrain", *MODES)
 SPEECH_VOICES = {"us": ["en-us", "en-us+f2", "en-us+m3", "en-us+f4", "en-us+m5", "en-us+f1", "en-us+m7"],
@@ -164,7 +167,7 @@ def resemblyzer_cache_name(features: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- the pass
-TINY_WAVEFORM = {"train": {"min_crops_per_epoch": 8, "batch_size": 8}}   # a recipe overlay: few crops
+TINY_WAVEFORM = {"train": {"min_crops_per_epoch": 8, "batch_size": 8, "precision": "float32"}}   # a recipe overlay: few crops
 
 
 def produce(work: Path, speech: bool = True) -> dict:
@@ -186,7 +189,7 @@ def produce(work: Path, speech: bool = True) -> dict:
                  model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN)
         for mode in MODES:
             run_transfer(stores["target"], mode, runs / mode, source=runs / "pretrain", seed=1, max_epochs=2,
-                         progress=False)
+                         progress=False, recipe=FLOAT32)
         run_transfer(stores["target"], "baseline", runs / "baseline-3fold", folds=3, seed=2, progress=False)
         for name in (*OLD_RUN_MODES, "baseline-3fold"):
             out[f"run/{name}"] = run_digest(runs / name, w)
@@ -194,7 +197,7 @@ def produce(work: Path, speech: bool = True) -> dict:
             out[f"run/baseline-3fold/fold{fold}"] = run_digest(runs / "baseline-3fold" / f"fold{fold}", w)
 
         run_curve(runs / "pretrain", stores["target"], work / "curve", sizes=[2, "all"], seeds=[0, 1],
-                  modes=["baseline", "extract"], jobs=1, progress=False)
+                  modes=["baseline", "extract"], jobs=1, progress=False, recipe=FLOAT32)
         curve = pd.read_csv(work / "curve" / "curve.csv", dtype=str, keep_default_na=False)
         out["curve.csv"] = curve.drop(columns=[c for c in curve if c in TIMING_KEYS]).to_csv(index=False)
         # the embedding cache of our network: the key of a fixed run (the pre-refactor pretrain run;
