@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Set up if needed, then run the whole test suite (about 90 s on 2 idle CPU cores, set-up done).
+# Set up if needed, then run the whole test suite on every CPU core (pytest-xdist, one worker per
+# core, one torch thread each; README states the measured time). Extra arguments go to pytest:
+# scripts/test.sh -n 0 runs it in one process, scripts/test.sh tests/test_cli.py one file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pytest -q "$@"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"   # the workers share the cores: no OpenMP spin-waits
+exec .venv/bin/python -m pytest -q -n auto "$@"

@@ -36,6 +36,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
+import scipy.fft
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 
 from accent.corpora.saa import STELLA_PARAGRAPH as STELLA_PASSAGE
@@ -353,11 +354,11 @@ def synthesize(clip: Clip) -> tuple[np.ndarray, int]:
 
 def coloured_noise(n: int, colour: float, rng: np.random.Generator) -> np.ndarray:
     """Noise with power spectrum ~ 1/f**colour (0 white, 1 pink, 2 brown), unit RMS."""
-    n_fft = 1 << max(n - 1, 1).bit_length()  # power of two: a prime-length FFT is very slow
-    spectrum = np.fft.rfft(rng.standard_normal(n_fft))
+    n_fft = scipy.fft.next_fast_len(max(n, 2), real=True)  # 2-3-5-smooth: a prime length is very slow
+    spectrum = scipy.fft.rfft(rng.standard_normal(n_fft))
     freqs = np.arange(len(spectrum), dtype=float)
     freqs[0] = 1.0
-    noise = np.fft.irfft(spectrum / freqs ** (colour / 2), n_fft)[:n]
+    noise = scipy.fft.irfft(spectrum / freqs ** (colour / 2), n_fft)[:n]
     return noise / (np.sqrt(np.mean(noise ** 2)) + 1e-12)
 
 
