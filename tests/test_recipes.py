@@ -62,3 +62,41 @@ def test_pretrain_from_the_command_line_records_the_resolved_recipe(tiny_stores,
     assert run["epochs_run"] == 1 and run["train_config"]["crop_s"] == 1.0
     assert main(["pretrain", "--features", tiny_stores["target_big"], "--out", str(tmp_path / "x"),
                  "--set", "train.nope=1"]) == 2
+
+
+def test_precision_auto_is_bfloat16_only_where_the_cpu_has_matrix_units_and_a_bad_value_is_one_line():
+    import torch
+
+    from accent.devices import cpu_has_bfloat16_matrix_units, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bfloat16" if cpu_has_bfloat16_matrix_units() else "float32")
+    assert resolve_precision("float32", cpu) == "float32" and resolve_precision("bfloat16", cpu) == "bfloat16"
+    assert config.train_config(config.resolve("pretrain")).precision == "auto"   # the shipped default
+    with pytest.raises(AccentError, match="train.precision = 'half'.*float32"):
+        config.train_config(config.resolve("pretrain", config.user_overlay(None, ["train.precision=half"])))
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_run_json_records_the_precision_that_trained_and_predict_agrees_with_it(tiny_stores, tmp_path,
+                                                                                one_torch_thread, precision):
+    """Both precisions train the same small network to a usable model; the run's own predictions.csv
+    (scored in float32 on the CPU, as `accent predict` scores) match predict's on the same recordings."""
+    import numpy as np
+    import pandas as pd
+
+    from accent.inference import load_run, predict_store_rows
+    from accent.store import FeatureStore
+    from accent.transfer import run_transfer
+
+    run = run_transfer(tiny_stores["target_big"], "scratch", tmp_path / precision, seed=0, max_epochs=2,
+                       progress=False, recipe={"train": {"precision": precision, "crop_s": 1.0}})
+    assert run["precision"] == precision == json.loads((tmp_path / precision / "run.json").read_text())["precision"]
+    assert run["train_config"]["precision"] == precision
+    table = pd.read_csv(tmp_path / precision / "predictions.csv", keep_default_na=False)
+    store = FeatureStore.open(tiny_stores["target_big"])
+    rows = store.index.reset_index(drop=True).reset_index().set_index("utt_id").loc[table["utt_id"], "index"]
+    loaded = load_run(tmp_path / precision)
+    again = predict_store_rows(loaded, store, rows.to_numpy())
+    columns = [f"p_{label}" for label in loaded.labels]
+    assert np.allclose(again, table[columns].to_numpy(float), atol=1e-4)
