@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from accent.aligned import MATCH_SLOPE, NAP, LinearHead, PassageCalibration, match_statistics
 from accent.errors import AccentError, AudioError
@@ -161,6 +160,8 @@ def brickwall_resample(wave: np.ndarray, sample_rate: int, rate: int) -> np.ndar
     wave = np.asarray(wave, np.float64)
     if sample_rate == rate or not len(wave):
         return wave
+    import scipy.signal  # here, not at the top: 2.5 s of import on every `accent` start that reads this module
+
     n = len(wave)
     padded = scipy.fft.next_fast_len(n, real=True)
     out = scipy.signal.resample(np.concatenate([wave, np.zeros(padded - n)]), int(round(padded * rate / sample_rate)))

@@ -326,7 +326,9 @@ REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "real-samples" / "c
 @pytest.fixture(scope="module")
 def experiment(tiny_stores, tmp_path_factory):
     """A 1-epoch pretrained source, a 1-epoch fine-tuned target run and a small curve (baseline and
-    extract: the fast modes; sizes 1 and 50 per class, where 50 exceeds the train split)."""
+    extract: the fast modes; sizes 1 and 50 per class, where 50 exceeds the train split). The curve
+    runs on its pool of spawned workers (the suite's only test of that path); --jobs 2, not the
+    default of one per core up to 4: each worker pays ~4 s of CPU importing torch and sklearn."""
     import torch
 
     from accent.cli import main
@@ -339,7 +341,7 @@ def experiment(tiny_stores, tmp_path_factory):
     pretrain(tiny_stores["source"], source, crop_s=1.0, max_epochs=1, progress=False, model_overrides=TINY_MODEL)
     run_transfer(tiny_stores["target"], "finetune", finetune, source=source, max_epochs=1, progress=False)
     args = ["curve", "--source", str(source), "--features", tiny_stores["target"], "--out", str(curve),
-            "--sizes", "1,50", "--seeds", "0,1,2", "--modes", "baseline,extract", "--quiet"]
+            "--sizes", "1,50", "--seeds", "0,1,2", "--modes", "baseline,extract", "--jobs", "2", "--quiet"]
     assert main(args) == 0
     return {"source": source, "finetune": finetune, "curve": curve, "curve_args": args}
 
