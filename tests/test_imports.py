@@ -7,6 +7,8 @@ a new module must be placed in it. The light entry points import without torch.
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +67,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     when that is a module, else a)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -78,6 +80,13 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     return {m for m in found if m in known and m != name}
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """The syntax tree of a source file, parsed once for all the tests (none of them changes it)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
 def graph() -> dict[str, set[str]]:
     mods = modules()
     return {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
@@ -119,14 +128,48 @@ def test_the_layer_test_sees_function_level_imports():
         "accent.embeddings" in edges[m] for m in edges if m.startswith("accent.report"))
 
 
-@pytest.mark.parametrize("name", TORCH_FREE)
-def test_light_modules_import_without_torch(name):
-    code = (f"import sys, {name}; heavy = sorted(m for m in ('torch', 'torchaudio', 'sklearn') if m in sys.modules); "
-            "print(','.join(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+HEAVY = ("torch", "torchaudio", "sklearn")
+# One interpreter imports the light modules one after the other and prints, after each, the heavy
+# modules loaded so far: a module that imports without torch leaves only torch-free modules behind, so
+# the next one is judged as in a fresh interpreter. Once one of them has loaded something heavy, the
+# modules after it are not judged there: each gets a fresh interpreter of its own.
+PROBE = ("import importlib, json, sys\n"
+         "for name in sys.argv[1:]:\n"
+         "    importlib.import_module(name)\n"
+         f"    heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+         "    print(json.dumps([name, heavy]), flush=True)\n"
+         "    if heavy:\n"
+         "        break\n")
+
+
+def _probe(names: list[str]) -> tuple[dict[str, list[str]], subprocess.CompletedProcess]:
+    out = subprocess.run([sys.executable, "-c", PROBE, *names], capture_output=True, text=True, cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "", f"importing {name} loaded {out.stdout.strip()}"
+    return dict(json.loads(line) for line in out.stdout.splitlines() if line.startswith("[")), out
+
+
+@pytest.fixture(scope="module")
+def heavy_after_import() -> dict[str, list[str] | str]:
+    """{light module: the heavy modules importing it loaded, or the error its import failed with}."""
+    found: dict[str, list[str] | str] = {}
+    todo = list(TORCH_FREE)
+    while todo:
+        seen, out = _probe(todo)
+        found.update(seen)
+        done = len(seen)
+        stopped_at_heavy = done > 0 and bool(seen[todo[done - 1]])
+        if done < len(todo) and not stopped_at_heavy:  # the import of todo[done] failed
+            found[todo[done]] = out.stderr or f"exit status {out.returncode}"
+            done += 1
+        todo = todo[done:]
+    return found
+
+
+@pytest.mark.parametrize("name", TORCH_FREE)
+def test_light_modules_import_without_torch(name, heavy_after_import):
+    heavy = heavy_after_import[name]
+    assert not isinstance(heavy, str), f"importing {name} failed:\n{heavy}"
+    assert heavy == [], f"importing {name} loaded {','.join(heavy)}"
 
 
 MAX_FUNCTION_IMPORTS = 15   # docs/architecture.md: imports at the top, except those that keep heavy modules out of start-up
@@ -137,7 +180,7 @@ def function_level_imports() -> list[str]:
     found = []
     for name, path in modules().items():
         lines = path.read_text(encoding="utf-8").splitlines()
-        for fn in ast.walk(ast.parse("\n".join(lines))):
+        for fn in ast.walk(parsed(path)):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for node in ast.walk(fn):
                     if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("accent")) \
@@ -168,7 +211,7 @@ def mode_comparisons(path: Path) -> list[int]:
                 return True
         return False
 
-    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    return [node.lineno for node in ast.walk(parsed(path))
             if isinstance(node, ast.Compare) and any(names_a_mode(x) for x in [node.left, *node.comparators])]
 
 
