@@ -34,7 +34,8 @@ from typing import Any, Callable, Iterator
 from accent.errors import AccentError
 
 EXECUTORS = ("processes", "dask")
-POLL_S = 0.5            # how often the driver looks at futures and shard progress
+POLL_S = 0.5            # how often the driver looks at futures and shard progress, at most; after a
+MIN_POLL_S = 0.01       # finished shard it looks again soon and backs off (short shards end without a 0.5 s wait)
 RETRIES = 3             # submissions of one shard beyond the first before the stage gives up
 LOCAL_PREFIX = "local:"
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -273,10 +274,12 @@ def run_shards(executor, fn: Callable, shards: list[Shard], *, is_done: Callable
     try:
         for shard in todo:
             submit(shard)
+        pause = MIN_POLL_S
         while running:
             for key, (shard, future) in list(running.items()):
                 if not future.done():
                     continue
+                pause = MIN_POLL_S
                 del running[key]
                 try:
                     result = future.result()
@@ -296,7 +299,8 @@ def run_shards(executor, fn: Callable, shards: list[Shard], *, is_done: Callable
             bar.n = finished_items + in_flight
             bar.refresh()
             if running:
-                time.sleep(POLL_S)
+                time.sleep(pause)
+                pause = min(POLL_S, pause * 2)
     finally:
         bar.close()
     return len(reused)

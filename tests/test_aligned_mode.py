@@ -119,7 +119,7 @@ def test_aligned_with_the_source_uses_its_references_and_nap(passage, tmp_path, 
     assert status == 2 and not (tmp_path / "bad" / "run.json").exists()   # no aligned_source.npz there
 
 
-def test_aligned_k_fold_and_a_warning_on_other_corpora(passage, tiny_stores, tmp_path, monkeypatch):
+def test_aligned_k_fold_and_a_warning_on_other_corpora(passage, tiny_stores, tmp_path):
     from accent.transfer import run_transfer
 
     result = run_transfer(passage["target"], "aligned", tmp_path / "kfold", folds=3, progress=False)
@@ -132,9 +132,6 @@ def test_aligned_k_fold_and_a_warning_on_other_corpora(passage, tiny_stores, tmp
     cache = Path(passage["target"]) / "alignments"
     assert cache.is_dir()                                   # every fold's alignments, beside the store
     shutil.rmtree(cache)
-    # the driver polls its futures every POLL_S (0.5 s); these shards take milliseconds, so the
-    # default would spend ~8 s asleep between the ~30 small alignment stages of three folds
-    monkeypatch.setattr("accent.executors.POLL_S", 0.01)
     executor = ProcessExecutor(1)                           # cold again, aligned in shards on the executor
     try:
         again = run_transfer(passage["target"], "aligned", tmp_path / "kfold2", folds=3, progress=False,
