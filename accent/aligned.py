@@ -136,7 +136,6 @@ def path_features(seq: np.ndarray, path: np.ndarray, ref_len: int, cfg: AlignedC
     because a DTW path visits every reference index.
     """
     step = segment_blocks(cfg)
-    n_seg = int(np.ceil(ref_len / step))
     blk, seg = path[:, 0], path[:, 1] // step
     # a path is monotone in both sequences: its distinct (block, segment) pairs are where either changes
     new = np.r_[True, (np.diff(blk) != 0) | (np.diff(seg) != 0)]

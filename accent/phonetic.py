@@ -160,11 +160,11 @@ def brickwall_resample(wave: np.ndarray, sample_rate: int, rate: int) -> np.ndar
     wave = np.asarray(wave, np.float64)
     if sample_rate == rate or not len(wave):
         return wave
-    import scipy.signal  # here, not at the top: 2.5 s of import on every `accent` start that reads this module
+    from scipy.signal import resample  # here, not at the top: 2.5 s of import on every `accent` start that reads this module
 
     n = len(wave)
     padded = scipy.fft.next_fast_len(n, real=True)
-    out = scipy.signal.resample(np.concatenate([wave, np.zeros(padded - n)]), int(round(padded * rate / sample_rate)))
+    out = resample(np.concatenate([wave, np.zeros(padded - n)]), int(round(padded * rate / sample_rate)))
     return out[:int(round(n * rate / sample_rate))]
 
 
