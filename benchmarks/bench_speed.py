@@ -8,6 +8,10 @@
         the CPU milliseconds per batch of 32 x 64 x 300
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py pooling
         statistics pooling's ``torch.std`` against a two-pass mean/variance, forward + backward
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py precision FEATDIR OUT
+        float32 against bfloat16 autocast (``train.precision``): the CPU milliseconds of a ``tdnn``
+        training step on the store's own 3 s crops (batch 32), then a whole ``scratch`` run at
+        ``all``, seed 0, in each precision (CPU seconds, epochs, seconds per epoch) under OUT
 """
 from __future__ import annotations
 
@@ -82,7 +86,43 @@ def pooling() -> None:
         print(f"{name}: {cpu_ms(lambda: fn().sum().backward()):.2f} ms CPU forward + backward")
 
 
+def precision(features: str, out: str) -> None:
+    import numpy as np
+    from torch import nn
+
+    from accent.devices import autocast
+    from accent.models.accentnet import build_model, model_config
+    from accent.store import FeatureStore, crop_at
+    from accent.transfer import run_transfer
+
+    store = FeatureStore.open(features)
+    rng = np.random.default_rng(0)
+    crops = np.stack([crop_at(store.frames(int(r)), 0, 300) for r in rng.integers(0, len(store.index), 32)])
+    x, y = torch.from_numpy(crops.astype(np.float32)), torch.from_numpy(rng.integers(0, 5, 32))
+    model = build_model(model_config("tdnn", store.n_mels, 5))
+    model.set_normalization(store.mean, store.std)
+    optimizer, loss_fn = torch.optim.AdamW(model.parameters(), 1e-3), nn.CrossEntropyLoss(label_smoothing=0.1)
+    model.train()
+    for name in ("float32", "bfloat16"):
+        def step():
+            with autocast(torch.device("cpu"), name):
+                loss = loss_fn(model(x).float(), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        cpu_ms(step, 5)
+        print(f"{name}: {cpu_ms(step, 40):.1f} ms CPU per training step")
+    for name in ("float32", "bfloat16"):
+        start = time.process_time()
+        run = run_transfer(features, "scratch", f"{out}/{name}", seed=0, progress=False,
+                           recipe={"train": {"precision": name}})
+        cpu = time.process_time() - start
+        print(f"{name}: scratch at all, seed 0: {cpu:.1f} CPU s, {run['epochs_run']} epochs, "
+              f"{run['train_seconds'] / run['epochs_run']:.2f} s per epoch, "
+              f"test balanced accuracy {run['metrics']['test']['balanced_accuracy']:.3f}")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     command, *rest = sys.argv[1:] or ["specaugment"]
-    {"profile": profile, "specaugment": specaugment, "pooling": pooling}[command](*rest)
+    {"profile": profile, "specaugment": specaugment, "pooling": pooling, "precision": precision}[command](*rest)
