@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import platform
 import shutil
 import sys
@@ -48,6 +49,18 @@ def cuda_checks() -> list[Check]:
     names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return [Check("cuda", True, f"{len(names)} device(s): {', '.join(names)} (CUDA {torch.version.cuda})",
                   level="optional", needed_by="pretrain, transfer")]
+
+
+def precision_check() -> list[Check]:
+    """What the shipped recipe's ``train.precision = "auto"`` means on this CPU (never a failure)."""
+    if importlib.util.find_spec("torch") is None:
+        return []
+    from accent.devices import cpu_has_bfloat16_matrix_units  # torch: kept out of start-up
+
+    fast = cpu_has_bfloat16_matrix_units()
+    detail = ("train.precision auto: bfloat16 autocast (this CPU has AMX matrix units)" if fast else
+              "train.precision auto: float32 (no bfloat16 matrix units on this CPU; bfloat16 would be emulated)")
+    return [Check("cpu precision", True, detail, level="optional", needed_by="pretrain, transfer")]
 
 
 def backbone_checks() -> list[Check]:
@@ -91,7 +104,7 @@ def required_voices() -> set[str]:
 
 def all_checks(data_dir: str | Path = "data", path: str | None = None) -> dict[str, list[Check]]:
     return {
-        "python": python_checks() + cuda_checks(),
+        "python": python_checks() + cuda_checks() + precision_check(),
         "system tools and codecs": sysdeps.system_checks(required_voices(), path),
         "optional backbones": backbone_checks(),
         "storage": [disk_check(data_dir)],

@@ -63,3 +63,13 @@ def test_doctor_fails_when_a_stage_tool_is_missing(monkeypatch, tmp_path, capsys
     assert "MISS espeak-ng" in out and "MISS sox" in out
     assert "sudo apt-get install -y espeak-ng espeak-ng-data    # espeak-ng" in out
     assert f"free at {tmp_path}" in out and "torch" in out and "resemblyzer" in out
+
+
+def test_doctor_says_what_precision_auto_trains_in_here(capsys):
+    import torch
+
+    from accent.devices import resolve_precision
+
+    assert main(["doctor"]) in (0, 1)
+    line = next(x for x in capsys.readouterr().out.splitlines() if "cpu precision" in x)
+    assert f"train.precision auto: {resolve_precision('auto', torch.device('cpu'))}" in line
