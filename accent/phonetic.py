@@ -319,12 +319,13 @@ def has_texts_and_audio(index) -> bool:
     return bool((texts != "").all()) and all(Path(p).is_file() for p in index["path"])
 
 
-def cache_path(store, cfg: PhoneticConfig) -> Path:
-    """``FEATDIR/phonetic/<key>.npz``: the key covers the recipe, the feature config, which clips and their texts."""
-    idx = store.index
-    rows = idx[["utt_id", "path", "offset", "n_frames"]].astype(str).to_csv(index=False)
-    texts = "\n".join(store_texts(store, store.root))
-    key = hashlib.sha1(json.dumps([CACHE_FORMAT, cfg.to_dict(), store.config.hash(), rows, texts]).encode()).hexdigest()[:16]
+def cache_path(store, cfg: PhoneticConfig, rows: np.ndarray | None = None) -> Path:
+    """``FEATDIR/phonetic/<key>.npz``: the key covers the recipe, the feature config, which clips
+    (``rows`` of the store, default all) and their texts."""
+    idx, texts = _rows_of(store, rows)
+    clips = idx[["utt_id", "path", "offset", "n_frames"]].astype(str).to_csv(index=False)
+    key = hashlib.sha1(json.dumps([CACHE_FORMAT, cfg.to_dict(), store.config.hash(), clips, "\n".join(texts)])
+                       .encode()).hexdigest()[:16]
     return Path(store.root).resolve() / CACHE_DIR / f"{key}.npz"
 
 
@@ -347,18 +348,29 @@ def _measure_shard(paths: list, texts: list, cfg: PhoneticConfig, feature_config
     return out
 
 
-def store_measurements(store, cfg: PhoneticConfig = PhoneticConfig(), *, executor=None, n_shards: int | None = None,
+def _rows_of(store, rows: np.ndarray | None) -> tuple:
+    """(index, texts) of the store's ``rows`` (all when None)."""
+    texts = store_texts(store, store.root)
+    if rows is None:
+        return store.index, texts
+    return store.index.iloc[rows], [texts[int(i)] for i in rows]
+
+
+def store_measurements(store, cfg: PhoneticConfig = PhoneticConfig(), *, rows: np.ndarray | None = None,
+                       executor=None, n_shards: int | None = None,
                        progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(vectors (n, d) float32, match statistics (n, 3)) of every row of ``store``, NaN rows for clips
-    without a usable transcript or audio (one warning names how many and the first reason).
+    """(vectors (n, d) float32, match statistics (n, 3)) of every row of ``store`` (or of its ``rows``,
+    in that order), NaN rows for clips without a usable transcript or audio (one warning names how
+    many and the first reason).
 
     Computed once per store, recipe and texts, in shards (through ``executor`` when given, e.g.
     :func:`accent.executors.open_executor`'s; finished shards survive an interruption), and kept at
     :func:`cache_path`, so folds and curve points reuse it.
     """
-    final = cache_path(store, cfg)
+    final = cache_path(store, cfg, rows)
     if not final.is_file():
-        texts, paths = store_texts(store, store.root), list(store.index["path"].astype(str))
+        index, texts = _rows_of(store, rows)
+        paths = list(index["path"].astype(str))
         n = len(paths)
         count = shard_count(n, n_workers(executor) if executor is not None else 1, n_shards, max_items=200)
         parts = final.parent / f"{final.stem}.shards-{count}"
@@ -503,8 +515,8 @@ def fit_store_source(store, rows, path: str | Path, cfg: PhoneticConfig = Phonet
     """A source corpus's phonetic classifier over its labels (``accent pretrain``'s ``phonetic_source.npz``),
     fitted on the ``rows`` that have measurements; a target reads its log-probabilities as extra features.
     ``executor``: measures the store in shards there (:func:`store_measurements`)."""
-    X, stats = store_measurements(store, cfg, executor=executor, progress=progress)
     rows = np.asarray(rows, np.int64)
-    rows = rows[np.isfinite(X[rows]).all(1)]
-    model = PhoneticModel(cfg).fit(X[rows], store.index["label"].iloc[rows].to_numpy(), stats[rows])
+    X, stats = store_measurements(store, cfg, rows=rows, executor=executor, progress=progress)   # only what it fits on
+    ok = np.isfinite(X).all(1)
+    model = PhoneticModel(cfg).fit(X[ok], store.index["label"].iloc[rows[ok]].to_numpy(), stats[ok])
     return model.save(path, {"feature_config": store.config.to_dict()})

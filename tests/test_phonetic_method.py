@@ -103,6 +103,15 @@ def test_pretrain_writes_the_phonetic_source_and_the_curve_runs_both_series(cv_s
     source = tmp_path / "source"
     pretrain(cv_store, source, max_epochs=1, progress=False)
     assert (source / "phonetic_source.npz").is_file()
+    # the source measures only the training rows it fits on (their own cache entry, in their order)
+    from accent.phonetic import PhoneticConfig, cache_path
+    from accent.splits import splits_from_index
+    from accent.store import FeatureStore
+
+    store = FeatureStore.open(cv_store)
+    train = splits_from_index(store.index, cv_store).train
+    with np.load(cache_path(store, PhoneticConfig(), train)) as cached:
+        assert len(cached["vectors"]) == len(train) < len(store.index)
     assert "phonetic" in default_modes(cv_store)
     assert "phonetic" not in default_modes(tiny_stores["target"])   # no text, no audio
     with warnings.catch_warnings():
