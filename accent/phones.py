@@ -7,12 +7,15 @@ DTW on per-recording normalised MFCCs (as aeneas aligns sentences; the engine of
 :mod:`accent.alignment`) and maps the phone boundaries
 onto the clip's frames. No acoustic model, no torch: the library is reached through ctypes.
 
-espeak-ng keeps global state (one voice, one callback), so every call into it holds one lock; it
-synthesises synchronously (no thread of its own), so a forked or spawned worker process may use it too.
+espeak-ng keeps global state (one voice, one callback, and state carried between utterances), so every
+call into it holds one lock and each text is synthesised in a forked child (:func:`synthesise_pristine`);
+it synthesises synchronously (no thread of its own), so a forked or spawned worker process may use it too.
 """
 from __future__ import annotations
 
 import ctypes
+import os
+import pickle
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -129,6 +132,39 @@ def voice_for(language: str | None) -> str:
     return VOICES.get(language.lower(), language)
 
 
+def synthesise_pristine(engine: _Engine, text: str, voice: str) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """:meth:`_Engine.synthesise` in a forked child, so that every text is rendered from the state the
+    library is in after initialisation. espeak-ng carries state from one utterance to the next that
+    re-initialising does not reset: in one process the same sentence came out 61,577, 61,567, 61,377
+    and 61,378 samples long, and a clip's phonetic measurements then depended on the texts rendered
+    before it (the row order, the executor's shards). The first rendering of a fresh process is the
+    same every time. About 25 ms per text against 3 ms in-process (docs/benchmarks.md)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: render, send, leave without running the parent's exit handlers
+        status = 1
+        try:
+            os.close(read)
+            result = engine.synthesise(text, voice)
+            payload = pickle.dumps(("ok", result))
+            status = 0
+        except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
+            payload = pickle.dumps(("error", exc if isinstance(exc, AccentError) else AccentError(str(exc))))
+        with os.fdopen(write, "wb") as fh:
+            fh.write(payload)
+        os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        payload = fh.read()
+    os.waitpid(pid, 0)
+    if not payload:
+        raise AccentError(f"espeak-ng stopped while rendering {text[:40]!r}: {INSTALL_HINT}")
+    kind, value = pickle.loads(payload)
+    if kind == "error":
+        raise value
+    return value
+
+
 @lru_cache(maxsize=256)   # about 0.3 MB per second of rendering
 def render(text: str, voice: str = DEFAULT_VOICE) -> Rendering:
     """``text`` as espeak-ng says it, with its phones (pauses left out); cached per (text, voice)."""
@@ -136,7 +172,7 @@ def render(text: str, voice: str = DEFAULT_VOICE) -> Rendering:
         raise AccentError("no text to render: the phone path needs the clip's transcript (a text column)")
     with _LOCK:
         engine = _engine()
-        samples, events = engine.synthesise(text, voice)
+        samples, events = synthesise_pristine(engine, text, voice)
     sr = engine.sample_rate
     total = len(samples) / sr
     starts = [min(ms / 1000, total) for _, ms in events] + [total]

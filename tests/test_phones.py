@@ -53,6 +53,16 @@ def test_render_gives_ordered_phones_inside_the_audio():
 
 @needs_espeak
 @needs_cv
+def test_a_text_renders_the_same_whatever_was_rendered_before():
+    """espeak-ng carries state between utterances; each rendering starts from the initialised state."""
+    text = "Please call Stella and ask her to bring these things."
+    first = phones.render.__wrapped__(text)
+    for other in ("She sells sea shells by the shore.", "One, two, three!", "The lazy dog sleeps."):
+        phones.render.__wrapped__(other)
+    again = phones.render.__wrapped__(text)
+    assert np.array_equal(first.wave, again.wave) and first.phones == again.phones
+
+
 def test_real_clip_aligned_to_its_text(cv_clips):
     cfg = FeatureConfig()
     for wave, text, _ in cv_clips:
