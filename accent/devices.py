@@ -10,7 +10,6 @@ import os
 import torch
 
 from accent.errors import AccentError
-from accent.training.config import PRECISIONS
 
 
 def world() -> tuple[int, int]:
@@ -53,9 +52,8 @@ def cpu_has_bfloat16_matrix_units() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``float32`` or ``bfloat16``: what ``train.precision`` means on this device. ``auto`` is
     bfloat16 autocast on CUDA and on CPUs with bfloat16 matrix units, float32 elsewhere. The
-    resolved value is recorded in run.json, since it changes the float rounding of a run."""
-    if precision not in PRECISIONS:
-        raise AccentError(f"train.precision = {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    resolved value is recorded in run.json, since it changes the float rounding of a run.
+    ``precision``: a valid ``train.precision`` (TrainConfig checks it, with its one-line error)."""
     if precision != "auto":
         return precision
     if device.type == "cuda" or (device.type == "cpu" and cpu_has_bfloat16_matrix_units()):

@@ -25,7 +25,7 @@ from accent.errors import AccentError, check_keys
 SECTIONS = ("model", "train")
 RECIPES = ("pretrain", "scratch", "finetune", "waveform_finetune")
 SELECT = ("val_bacc", "val_loss")
-PRECISIONS = ("auto", "float32", "bfloat16")   # accent.devices resolves "auto" (this module stays torch-free)   # what early stopping and model selection compare
+PRECISIONS = ("auto", "float32", "bfloat16")   # accent.devices.resolve_precision resolves "auto" (this module stays torch-free)   # what early stopping and model selection compare
 BASE = "pretrain"   # its [train] holds the default of every training field
 
 
