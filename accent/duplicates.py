@@ -6,9 +6,11 @@ split catches, since the two copies carry different names. A byte hash misses re
 redistributor may also have cut the pauses out (the 8 kHz SAA copies are 1-12 s shorter than the
 originals), so neither a hash nor a correlation at one lag will do. The fingerprint is taken from the stored log-mels: the energy of 16 fixed bands between 150 Hz
 and 3.8 kHz (inside the telephone band, so an 8 kHz store and a 48 kHz one describe the same thing)
-in 40 ms frames, each band's mean removed (a codec's or channel's colouring cancels). A clip
-duplicates another when nearly all of its 1 s chunks (``SCORE_QUANTILE``) find a window of the
-other that correlates at ``MIN_SCORE`` or more. Two people reading the same passage stay below it:
+in 40 ms frames, each band's mean removed (a codec's or channel's colouring cancels). Each 1 s
+chunk of a clip finds its best-correlating window of the other clip; the clip duplicates the other
+when the ``SCORE_QUANTILE`` (0.9) quantile of those best correlations is ``MIN_SCORE`` or more, that
+is when at least a tenth of its chunks match that well (chunks across a pause an editor cut out
+match nothing, so a copy cannot be asked to match everywhere). Two people reading the same passage stay below it:
 their voices and timing differ within a second (docs/benchmarks.md, "Duplicate audio").
 
 Fingerprints are kept beside the store in ``fingerprints.npz`` (recomputed when the store's clips
@@ -19,6 +21,8 @@ recordings that duplicate target ones).
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -32,7 +36,7 @@ BAND_EDGES_HZ = np.geomspace(150.0, 3800.0, 17)   # 16 bands
 FRAME_S = 0.04
 CHUNK_FRAMES = 25        # 1 s: short enough to fall between two pauses an editor removed
 CHUNK_HOP = 12           # query chunks every ~0.5 s; the other clip's windows at every frame
-SCORE_QUANTILE = 0.9     # of the query's chunks, the share that must find their match
+SCORE_QUANTILE = 0.9     # quantile of the query chunks' best correlations that must reach MIN_SCORE
 MIN_SCORE = 0.925         # real copies >= 0.948, two readers of one passage <= 0.902 (docs/benchmarks.md)
 MAX_CHECKED_HOURS = 10.0  # featurize's check of a whole store: about 45 s for saa-8k's 2.6 h on one core
 BLOCK_ROWS = 20000       # query chunks per matrix product (memory: BLOCK_ROWS x one clip's windows)
@@ -72,10 +76,14 @@ def windows(fp: np.ndarray, hop: int) -> np.ndarray:
     return (W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-6)).astype(np.float32)
 
 
-def match_scores(queries: list[np.ndarray], others: list[np.ndarray]) -> np.ndarray:
+def match_scores(queries: list[np.ndarray], others: list[np.ndarray], threads: int | None = None) -> np.ndarray:
     """(len(queries), len(others)): for each pair, the SCORE_QUANTILE of the query's 1 s chunks' best
     correlation with any 1 s window of the other clip; near 1 when the other clip holds the query's
-    audio, even cut up and re-encoded. Clips shorter than 1 s score -1."""
+    audio, even cut up and re-encoded. Clips shorter than 1 s score -1.
+
+    The matrix products dominate (they grow with the product of the two sides' hours) and release
+    the GIL, so the ``others`` are shared out among ``threads`` (default :func:`cpu_threads`); each
+    column is computed alone, so the scores do not depend on the thread count."""
     chunks = [windows(q, CHUNK_HOP) for q in queries]
     counts = np.array([len(c) for c in chunks])
     scores = np.full((len(queries), len(others)), -1.0)
@@ -85,13 +93,30 @@ def match_scores(queries: list[np.ndarray], others: list[np.ndarray]) -> np.ndar
     has = counts > 0
     pick = starts[has] + np.floor(SCORE_QUANTILE * (counts[has] - 1)).astype(int)
     owner = np.repeat(np.arange(len(queries)), counts)
-    for j, other in enumerate(others):
-        W = windows(other, 1)
+
+    def score_column(j: int) -> None:
+        W = windows(others[j], 1)
         if not len(W):
-            continue
+            return
         best = np.concatenate([(C[s:s + BLOCK_ROWS] @ W.T).max(axis=1) for s in range(0, len(C), BLOCK_ROWS)])
         scores[has, j] = best[np.lexsort((best, owner))][pick]
+
+    threads = min(threads or cpu_threads(), len(others) or 1)
+    if threads == 1:
+        for j in range(len(others)):
+            score_column(j)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(score_column, range(len(others))))
     return scores
+
+
+def cpu_threads() -> int:
+    """Threads for the matrix products: the cores this process may use, at most ``OMP_NUM_THREADS``
+    when that is set (the project's way of keeping processes that share cores from oversubscribing)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(cap) if cap.isdigit() and int(cap) > 0 else cores))
 
 
 class Fingerprints:
