@@ -38,7 +38,8 @@ from accent.executors import Shard, n_workers, run_file_shards, shard_count
 from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 from accent.featurize import prepare_clip
 from accent.fileio import atomic_path, read_meta_npz, write_meta_npz
-from accent.phones import align_to_rendering, alignment_sequence, phone_segments, render, rendering_logmel
+from accent.phones import (align_to_rendering, alignment_sequence, phone_segments, reference_sequence, render,
+                           rendering_logmel)
 
 FORMAT = "accent-phonetic/1"
 CACHE_DIR = "phonetic"   # FEATDIR/phonetic/<key>.npz: every row's vector and match statistics
@@ -290,7 +291,7 @@ def clip_measurements(wave: np.ndarray, text: str, cfg: PhoneticConfig = Phoneti
     logmel = log_mel_numpy(wave, feature_config)
     rendering = render(text, cfg.voice)
     ref_logmel = rendering_logmel(rendering, feature_config)
-    clip_seq, ref_seq = alignment_sequence(logmel), alignment_sequence(ref_logmel)
+    clip_seq, ref_seq = alignment_sequence(logmel), reference_sequence(rendering, feature_config)
     alignment = align_to_rendering(clip_seq, ref_seq)
     null = align_to_rendering(clip_seq, ref_seq[::-1])
     segments = phone_segments(logmel, rendering, feature_config, path=alignment.path())
