@@ -173,7 +173,7 @@ def synthesise_pristine(engine: _Engine, text: str, voice: str) -> tuple[np.ndar
     process the same sentence came out 61,577, 61,567, 61,377 and 61,378 samples long, and a clip's
     phonetic measurements then depended on the texts rendered before it (the row order, the executor's
     shards). The first rendering of a freshly initialised library is the same every time. Forking the
-    small zygote rather than this process: about 5 ms per text instead of 44 (docs/benchmarks.md)."""
+    small zygote rather than this process: about 8 ms per text instead of 44 (docs/benchmarks.md)."""
     kind, value = engine.request(text, voice)
     if kind == "voice":
         raise AccentError(f"espeak-ng has no voice {voice!r}: list them with `espeak-ng --voices`")
