@@ -8,20 +8,23 @@ DTW on per-recording normalised MFCCs (as aeneas aligns sentences; the engine of
 onto the clip's frames. No acoustic model, no torch: the library is reached through ctypes.
 
 espeak-ng keeps global state (one voice, one callback, and state carried between utterances), so every
-call into it holds one lock and each text is synthesised in a forked child (:func:`synthesise_pristine`);
-it synthesises synchronously (no thread of its own), so a forked or spawned worker process may use it too.
+call into it holds one lock and each text is synthesised in a child forked from a small helper process
+that initialised the library (:mod:`accent.espeak_zygote`, :func:`synthesise_pristine`); each process
+that renders (a forked or spawned worker too) starts its own helper on its first text.
 """
 from __future__ import annotations
 
-import ctypes
+import atexit
 import os
-import pickle
+import subprocess
+import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from accent import espeak_zygote
 from accent.alignment import Alignment, AlignSpec, align
 from accent.audio import resample
 from accent.errors import AccentError
@@ -29,11 +32,6 @@ from accent.features import FeatureConfig, log_mel_numpy, mfcc_from_logmel
 
 LIBRARY = "libespeak-ng.so.1"
 INSTALL_HINT = "install espeak-ng (apt-get install espeak-ng)"
-AUDIO_OUTPUT_SYNCHRONOUS = 2       # espeak_AUDIO_OUTPUT: synthesise into the callback, return when done
-INITIALIZE_PHONEME_EVENTS = 0x0001
-CHARS_UTF8 = 1
-EVENT_LIST_TERMINATED = 0
-EVENT_PHONEME = 7
 PAUSE_PREFIX = "_"                 # espeak's pause phonemes ("_", "_:", "_!"): silence, not speech
 DEFAULT_VOICE = "en-us"
 VOICES = {"en": "en-us", "english": "en-us"}   # language names a manifest may carry -> espeak voice
@@ -44,18 +42,6 @@ BAND_RADIUS = 0.25       # Sakoe-Chiba band, as a fraction of the longer sequenc
 PAUSE_DB = 45.0          # frames this far below the clip's loud frames (95th percentile) are a pause, not a phone
 
 
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):
-    """espeak_EVENT of speak_lib.h."""
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
-                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _EventId)]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 _LOCK = threading.Lock()
 
 
@@ -74,55 +60,103 @@ class Rendering:
     wave: np.ndarray
     sample_rate: int
     phones: tuple[Phone, ...]
+    # per feature config, what :func:`rendering_logmel` and :func:`reference_sequence` computed from it
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 class _Engine:
-    """The loaded library, initialised once, and the buffers its callback fills during one synthesis."""
+    """This process's espeak-ng: a zygote (:mod:`accent.espeak_zygote`) that initialised the library
+    once and forks a child per text; started here, it exits when its stdin closes (with this process).
+    Raises the one-line AccentError of a missing library or of a library that could not start."""
 
     def __init__(self):
+        self.pid = os.getpid()
+        self.process = subprocess.Popen([sys.executable, espeak_zygote.__file__, LIBRARY],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         try:
-            self.lib = ctypes.CDLL(LIBRARY)
-        except OSError:
-            raise AccentError(f"the espeak-ng library ({LIBRARY}) is not installed: {INSTALL_HINT}") from None
-        self.lib.espeak_Initialize.restype = ctypes.c_int
-        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                          ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        self.sample_rate = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None, INITIALIZE_PHONEME_EVENTS)
-        if self.sample_rate <= 0:
+            kind, value = espeak_zygote.read_frame(self.process.stdout.fileno())
+        except EOFError:
+            kind, value = "init", None
+        if kind != "ok":
+            self.close()
+        if kind == "library":
+            raise AccentError(f"the espeak-ng library ({LIBRARY}) is not installed: {INSTALL_HINT}")
+        if kind != "ok":
             raise AccentError(f"espeak-ng could not start (its data files are missing?): {INSTALL_HINT}")
-        self.callback = _CALLBACK(self._collect)   # kept as an attribute: ctypes must not free it
-        self.lib.espeak_SetSynthCallback(self.callback)
-        self.chunks: list[np.ndarray] = []
-        self.events: list[tuple[str, int]] = []
+        self.sample_rate = int(value)
 
-    def _collect(self, wav, n, events) -> int:
-        if n > 0 and wav:
-            self.chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-        k = 0
-        while events[k].type != EVENT_LIST_TERMINATED:
-            if events[k].type == EVENT_PHONEME:
-                name = bytes(events[k].id.string).split(b"\0", 1)[0].decode("ascii", "replace")
-                self.events.append((name, events[k].audio_position))
-            k += 1
-        return 0
+    def close(self) -> None:
+        """Close the pipes (the zygote then exits) and reap it."""
+        for fh in (self.process.stdin, self.process.stdout):
+            try:
+                fh.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
-    def synthesise(self, text: str, voice: str) -> tuple[np.ndarray, list[tuple[str, int]]]:
-        """(int16 samples, [(phoneme, start in ms)]) of one text."""
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise AccentError(f"espeak-ng has no voice {voice!r}: list them with `espeak-ng --voices`")
-        self.chunks, self.events = [], []
-        data = text.encode("utf-8") + b"\0"
-        if self.lib.espeak_Synth(data, len(data), 0, 1, 0, CHARS_UTF8, None, None) != 0:
-            raise AccentError(f"espeak-ng could not render the text {text[:40]!r}")
-        wave = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
-        return wave, list(self.events)
+    def forget(self) -> None:
+        """In a forked child of this process: drop the parent's pipes without touching its zygote."""
+        for fh in (self.process.stdin, self.process.stdout):
+            try:
+                fh.close()
+            except OSError:
+                pass
+        self.process.returncode = 0   # not ours to wait for
+
+    def request(self, text: str, voice: str) -> tuple:
+        """The zygote's reply frame to one text; ("stopped", None) when it died."""
+        try:
+            espeak_zygote.write_frame(self.process.stdin.fileno(), (text, voice))
+            return espeak_zygote.read_frame(self.process.stdout.fileno())
+        except (EOFError, OSError):
+            self.stop()
+            return "stopped", None
+        except BaseException:   # interrupted mid-frame: the pipes are out of step, start afresh next time
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """End the zygote now (:func:`_engine` then starts another)."""
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+        self.close()
 
 
-@lru_cache(maxsize=1)
+_ENGINES: list[_Engine] = []   # at most one: this process's (a forked child starts its own)
+
+
 def _engine() -> _Engine:
-    return _Engine()
+    """This process's :class:`_Engine`, started on first use (call with ``_LOCK`` held)."""
+    if _ENGINES and _ENGINES[0].pid == os.getpid() and _ENGINES[0].process.poll() is None:
+        return _ENGINES[0]
+    if _ENGINES and _ENGINES[0].pid == os.getpid():
+        _ENGINES.pop().close()   # it died: start another
+    _ENGINES.clear()
+    _ENGINES.append(_Engine())
+    return _ENGINES[0]
+
+
+def _forget_engines_after_fork() -> None:
+    for engine in _ENGINES:
+        engine.forget()
+    _ENGINES.clear()
+
+
+def _close_engines_at_exit() -> None:
+    for engine in _ENGINES:
+        if engine.pid == os.getpid():
+            engine.close()
+    _ENGINES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_after_fork)
+atexit.register(_close_engines_at_exit)
 
 
 def voice_for(language: str | None) -> str:
@@ -133,36 +167,22 @@ def voice_for(language: str | None) -> str:
 
 
 def synthesise_pristine(engine: _Engine, text: str, voice: str) -> tuple[np.ndarray, list[tuple[str, int]]]:
-    """:meth:`_Engine.synthesise` in a forked child, so that every text is rendered from the state the
-    library is in after initialisation. espeak-ng carries state from one utterance to the next that
-    re-initialising does not reset: in one process the same sentence came out 61,577, 61,567, 61,377
-    and 61,378 samples long, and a clip's phonetic measurements then depended on the texts rendered
-    before it (the row order, the executor's shards). The first rendering of a fresh process is the
-    same every time. About 25 ms per text against 3 ms in-process (docs/benchmarks.md)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: render, send, leave without running the parent's exit handlers
-        status = 1
-        try:
-            os.close(read)
-            result = engine.synthesise(text, voice)
-            payload = pickle.dumps(("ok", result))
-            status = 0
-        except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
-            payload = pickle.dumps(("error", exc if isinstance(exc, AccentError) else AccentError(str(exc))))
-        with os.fdopen(write, "wb") as fh:
-            fh.write(payload)
-        os._exit(status)
-    os.close(write)
-    with os.fdopen(read, "rb") as fh:
-        payload = fh.read()
-    os.waitpid(pid, 0)
-    if not payload:
+    """(int16 samples, [(phoneme, start in ms)]) of one text, synthesised in a child forked from the
+    zygote, so that every text is rendered from the state the library is in after initialisation.
+    espeak-ng carries state from one utterance to the next that re-initialising does not reset: in one
+    process the same sentence came out 61,577, 61,567, 61,377 and 61,378 samples long, and a clip's
+    phonetic measurements then depended on the texts rendered before it (the row order, the executor's
+    shards). The first rendering of a freshly initialised library is the same every time. Forking the
+    small zygote rather than this process: about 8 ms per text instead of 44 (docs/benchmarks.md)."""
+    kind, value = engine.request(text, voice)
+    if kind == "voice":
+        raise AccentError(f"espeak-ng has no voice {voice!r}: list them with `espeak-ng --voices`")
+    if kind == "synth":
+        raise AccentError(f"espeak-ng could not render the text {text[:40]!r}")
+    if kind != "ok":
         raise AccentError(f"espeak-ng stopped while rendering {text[:40]!r}: {INSTALL_HINT}")
-    kind, value = pickle.loads(payload)
-    if kind == "error":
-        raise value
-    return value
+    samples, events = value
+    return (np.frombuffer(samples, np.int16).copy() if samples else np.zeros(0, np.int16)), events
 
 
 @lru_cache(maxsize=256)   # about 0.3 MB per second of rendering
@@ -186,12 +206,28 @@ def render(text: str, voice: str = DEFAULT_VOICE) -> Rendering:
 
 def rendering_logmel(rendering: Rendering, cfg: FeatureConfig) -> np.ndarray:
     """Log-mel frames of the rendering, made as a clip's are (resampled, loudness-normalised) but
-    not trimmed, so that frame k still starts at k hops into the rendering's own timeline."""
-    wave = resample(rendering.wave, rendering.sample_rate, cfg.sample_rate, cfg.resampler)
-    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
-    if cfg.normalize_loudness and rms > 0:
-        wave = wave * np.float32(10 ** (cfg.target_rms_db / 20) / rms)
-    return log_mel_numpy(wave, cfg)
+    not trimmed, so that frame k still starts at k hops into the rendering's own timeline. Computed
+    once per rendering and config (kept on the rendering, read-only)."""
+    key = ("logmel", cfg)
+    if key not in rendering.derived:
+        wave = resample(rendering.wave, rendering.sample_rate, cfg.sample_rate, cfg.resampler)
+        rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
+        if cfg.normalize_loudness and rms > 0:
+            wave = wave * np.float32(10 ** (cfg.target_rms_db / 20) / rms)
+        logmel = log_mel_numpy(wave, cfg)
+        logmel.flags.writeable = False
+        rendering.derived[key] = logmel
+    return rendering.derived[key]
+
+
+def reference_sequence(rendering: Rendering, cfg: FeatureConfig) -> np.ndarray:
+    """:func:`alignment_sequence` of :func:`rendering_logmel`, computed once per rendering and config (read-only)."""
+    key = ("sequence", cfg)
+    if key not in rendering.derived:
+        seq = alignment_sequence(rendering_logmel(rendering, cfg))
+        seq.flags.writeable = False
+        rendering.derived[key] = seq
+    return rendering.derived[key]
 
 
 def alignment_sequence(logmel: np.ndarray) -> np.ndarray:
@@ -230,7 +266,7 @@ def phone_segments(clip_logmel: np.ndarray, rendering: Rendering, cfg: FeatureCo
     """
     ref_logmel = rendering_logmel(rendering, cfg)
     if path is None:
-        path = dtw_path(alignment_sequence(clip_logmel), alignment_sequence(ref_logmel))
+        path = dtw_path(alignment_sequence(clip_logmel), reference_sequence(rendering, cfg))
     n_ref = len(ref_logmel)
     first_clip = np.full(n_ref + 1, len(clip_logmel), dtype=np.int64)   # first clip frame per rendering frame
     np.minimum.at(first_clip, path[:, 1], path[:, 0])

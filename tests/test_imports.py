@@ -21,7 +21,7 @@ PACKAGE = ROOT / "accent"
 # lowest first; a module may import modules of its own layer and of the layers above it in this list
 LAYERS: list[tuple[str, ...]] = [
     ("accent", "accent.errors", "accent.fileio", "accent.progress", "accent.resources", "accent.sysdeps",
-     "accent.executors"),
+     "accent.executors", "accent.espeak_zygote"),
     ("accent.layout",),
     ("accent.manifest", "accent.splits", "accent.features", "accent.training.config", "accent.plots"),
     ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download", "accent.backbones*",
