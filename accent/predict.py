@@ -6,7 +6,9 @@ decode at the run's sample rate, trim, normalise loudness, log-mel); decoding ru
 processes, and the crops of up to ``BATCH_FILES`` files share the network's forward passes
 (``Run.predict_logmels``). Runs over a pretrained speech backbone
 (``--backbone resemblyzer``, fusions) read the waveform instead, one file at a time
-(``Run.predict_audio``). A file that cannot be used is reported and the other files are still scored.
+(``Run.predict_audio``). A file that cannot be used is reported and the other files are still scored;
+so is a file without speech (noise, a tone: :mod:`accent.speech`), whatever the model, since every
+model names an accent for anything it is shown.
 
 Inputs are audio files, folders (searched recursively for audio files) and manifests (a .csv or .tsv
 with a ``path`` column, and a ``text`` column with each clip's transcript for a model that needs it,
@@ -37,6 +39,7 @@ from accent.featurize import featurize_files
 from accent.fileio import write_csv_atomic
 from accent.layout import AUDIO_EXTENSIONS
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
+from accent.speech import no_speech_reason
 
 DEFAULT_TOP_K = 3
 EXIT_SOME_FILES_FAILED = 1
@@ -64,9 +67,11 @@ def score_paths(run, paths: list[str], workers: int = 1, progress: bool = False,
                dynamic_ncols=True)
     try:
         if run.needs_audio:  # the backbone decodes and embeds each waveform itself
-            for path, text in zip(paths, texts):
+            for (path, frames, info), text in zip(featurize_files([str(p) for p in paths], run.feature_config),
+                                                  texts):
+                reason = str(info) if frames is None else no_speech_reason(frames, run.feature_config)
                 try:
-                    yield (path, *fitted.score_audio(path, text), None)
+                    yield (path, None, None, reason) if reason else (path, *fitted.score_audio(path, text), None)
                 except AudioError as exc:
                     yield path, None, None, str(exc).removeprefix(f"{path}: ")
                 bar.update()
@@ -75,22 +80,25 @@ def score_paths(run, paths: list[str], workers: int = 1, progress: bool = False,
         for item, text in zip(featurize_files([str(p) for p in paths], run.feature_config, workers), texts):
             chunk.append((*item, text))
             if len(chunk) == batch_files:
-                yield from _score_chunk(fitted, chunk)
+                yield from _score_chunk(fitted, chunk, run.feature_config)
                 bar.update(len(chunk))
                 chunk = []
-        yield from _score_chunk(fitted, chunk)
+        yield from _score_chunk(fitted, chunk, run.feature_config)
         bar.update(len(chunk))
     finally:
         bar.close()
 
 
-def _score_chunk(fitted, chunk):
-    ok = [(frames, text) for _, frames, _, text in chunk if frames is not None]
+def _score_chunk(fitted, chunk, cfg):
+    """Score a chunk's clips together; a clip that failed to decode, or holds no speech
+    (:func:`accent.speech.no_speech_reason`), gets its reason instead of an accent."""
+    reasons = [str(info) if frames is None else no_speech_reason(frames, cfg) for _, frames, info, _ in chunk]
+    ok = [(frames, text) for (_, frames, _, text), reason in zip(chunk, reasons) if reason is None]
     probs, match = fitted.score_logmels([np.asarray(f, np.float32) for f, _ in ok], [t for _, t in ok]) if ok \
         else (np.zeros((0, len(fitted.labels))), None)
     scored = iter(zip(probs, match if match is not None else [None] * len(probs)))
-    for path, frames, info, _ in chunk:
-        yield (path, *next(scored), None) if frames is not None else (path, None, None, str(info))
+    for (path, *_), reason in zip(chunk, reasons):
+        yield (path, *next(scored), None) if reason is None else (path, None, None, reason)
 
 
 def passage_fields(fitted, match) -> dict:

@@ -88,6 +88,8 @@ def failure_reason(message: str) -> str:
         return "too_short"
     if message.startswith("silent"):
         return "silent"
+    if message.startswith("no speech"):
+        return "no_speech"
     return "undecodable"
 
 

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("accent.layout",),
     ("accent.manifest", "accent.splits", "accent.features", "accent.training.config", "accent.plots"),
     ("accent.audio", "accent.store", "accent.fetch", "accent.corpora*", "accent.download", "accent.backbones*",
-     "accent.speakers", "accent.duplicates"),
+     "accent.speakers", "accent.duplicates", "accent.speech"),
     ("accent.featurize", "accent.alignment"),
     ("accent.metrics", "accent.devices", "accent.checkpoint", "accent.classifiers",
      "accent.modelcost", "accent.aligned", "accent.phones", "accent.phonetic"),

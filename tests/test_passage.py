@@ -1,8 +1,10 @@
 """"Does this clip read the passage?" through every user-facing path, on real recordings: an aligned
-run trained on real saa-8k readings (conftest's ``saa_aligned_run``) answers white noise, near silence,
-a reversed real reading and a real Common Voice sentence with "does not read the passage" (and
-``off_passage``) in `accent predict --json`, the serve API and `accent evaluate`, and a held-out real
-reading with an accent; the passage text and the calibration travel in the exported model file."""
+run trained on real saa-8k readings (conftest's ``saa_aligned_run``) answers a reversed real reading and
+a real Common Voice sentence with "does not read the passage" (and ``off_passage``) in `accent predict
+--json`, the serve API and `accent evaluate`, white noise and near silence with "no speech found" before
+any model sees them (evaluate, which scores a labelled store, counts them off the passage), and a
+held-out real reading with an accent; the passage text and the calibration travel in the exported
+model file."""
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +19,8 @@ from accent.corpora.saa import STELLA_PARAGRAPH as SAA_PASSAGE
 from accent.errors import AccentError
 from conftest import CV_DEV
 
-OFF = ("noise", "quiet", "reversed", "cv")   # the clips that do not read the passage
+OFF = ("reversed", "cv")       # speech that does not read the passage
+NO_SPEECH = ("noise", "quiet")  # white noise, loud and near silent: refused before the model
 
 
 def noise(path, level: float, seconds: float = 20.0):
@@ -66,10 +69,12 @@ def test_predict_json_answers_off_passage_clips_without_an_accent(saa_aligned_ru
     assert rc == 0
     got = dict(zip(names, results))
     assert all(got[n]["off_passage"] and got[n]["passage_match"] < 0.5 for n in OFF), {n: got[n]["passage_match"] for n in names}
+    rc, refused = predict_json(capsys, run, [clips[n] for n in NO_SPEECH])
+    assert rc == 1 and all("no speech found" in e["error"] and "top" not in e for e in refused), refused
     assert not got["reading"]["off_passage"] and got["reading"]["passage_match"] > 0.5
     rc, held = predict_json(capsys, run, saa_aligned_run["held"].values())     # every held-out reading: an accent
     assert rc == 0 and not any(e["off_passage"] for e in held), [e["passage_match"] for e in held]
-    assert main(["predict", "--model", str(run), str(clips["noise"]), str(clips["reading"])]) == 0
+    assert main(["predict", "--model", str(run), str(clips["reversed"]), str(clips["reading"])]) == 0
     plain = capsys.readouterr().out.splitlines()
     assert "does not read the passage" in plain[0] and "does not read" not in plain[1]
     rc, (silent,) = predict_json(capsys, run, [clips["silence"]])      # digital silence: refused before alignment
@@ -128,6 +133,10 @@ def test_serve_api_and_page_say_off_passage_and_show_the_passage(saa_aligned_run
                                                                            clips[name].read_bytes())]))
             assert status == 200, result
             assert result[0]["off_passage"] is (name in OFF), (name, result[0]["passage_match"])
+        for name in NO_SPEECH:
+            status, result, _ = request(f"{url}/api/predict", *multipart([("audio", f"{name}.wav", "audio/wav",
+                                                                           clips[name].read_bytes())]))
+            assert status == 422 and result["reason"] == "no_speech", result
         reading = clips["reading"].read_bytes()
         status, refused, _ = request(f"{url}/api/predict", *multipart([("audio", "r.wav", "audio/wav", reading),
                                                                        ("text", "t.txt", "text/plain", b"/etc/passwd")]))
@@ -147,18 +156,19 @@ def test_evaluate_counts_off_passage_clips(saa_aligned_run, clips, tmp_path, cap
     from accent.features import FeatureConfig
     from accent.featurize import featurize
 
-    for name in (*OFF, "reading"):                                  # a folder corpus: english/<clip>.wav
+    off = (*OFF, *NO_SPEECH)      # a labelled store is scored as it is: noise counts off the passage
+    for name in (*off, "reading"):                                  # a folder corpus: english/<clip>.wav
         (tmp_path / "corpus" / "english").mkdir(parents=True, exist_ok=True)
         sf.write(tmp_path / "corpus" / "english" / f"{name}.wav", load_audio(clips[name], 8000), 8000)
     manifest, _ = build_manifest("folder", tmp_path / "corpus")
     featurize(manifest.assign(split="test"), tmp_path / "store", FeatureConfig(sample_rate=8000), workers=1,
               progress=False)
     result = evaluate_run(saa_aligned_run["run"], tmp_path / "store", out=tmp_path / "eval", progress=False)
-    assert result["n_off_passage"] == len(OFF) and result["metrics"]["n"] == len(OFF) + 1
+    assert result["n_off_passage"] == len(off) and result["metrics"]["n"] == len(off) + 1
     saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
-    assert saved["n_off_passage"] == len(OFF)
+    assert saved["n_off_passage"] == len(off)
     assert main(["evaluate", "--model", str(saa_aligned_run["run"]), "--features", str(tmp_path / "store")]) == 0
-    assert f"off passage: {len(OFF)} of {len(OFF) + 1} clip(s)" in capsys.readouterr().out
+    assert f"off passage: {len(off)} of {len(off) + 1} clip(s)" in capsys.readouterr().out
 
 
 def test_the_passage_and_its_calibration_travel_in_the_model_file(saa_aligned_run, clips, tmp_path):
@@ -166,7 +176,7 @@ def test_the_passage_and_its_calibration_travel_in_the_model_file(saa_aligned_ru
     from accent.predict import predict_files
 
     exported = export_model(saa_aligned_run["run"], tmp_path / "aligned.accent")
-    paths = [clips["noise"], clips["reading"]]
+    paths = [clips["reversed"], clips["reading"]]
     direct, packed = (predict_files(m, paths, k=2) for m in (saa_aligned_run["run"], exported))
     assert [e["passage_match"] for e in packed] == pytest.approx([e["passage_match"] for e in direct])
     assert [e["off_passage"] for e in packed] == [True, False]

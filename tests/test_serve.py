@@ -14,7 +14,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from accent.modelfile import export_model
 from accent.predict import predict_files
@@ -75,6 +77,8 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     clips = {f"voice{k}": write_clip(folder / f"voice{k}.wav", 1.0 + 0.4 * k, seed=k) for k in range(4)}
     clips["short"] = write_clip(folder / "short.wav", 0.2, seed=1)
     clips["silent"] = write_clip(folder / "silent.wav", 2.0, silent=True)
+    clips["noise"] = folder / "noise.wav"   # steady white noise: no speech, whatever the model says
+    sf.write(clips["noise"], np.random.default_rng(0).normal(0, 0.1, 32000).astype(np.float32), 16000)
     clips["garbage"] = folder / "garbage.wav"
     clips["garbage"].write_bytes(b"RIFF????WAVEnot really" * 20)
     return clips
@@ -144,6 +148,7 @@ def test_predict_returns_what_accent_predict_json_returns(server, model, clips):
     ("undecodable", 422, "undecodable", "cannot decode"),
     ("too_short", 422, "too_short", "too short"),
     ("silent", 422, "silent", "silent"),
+    ("noise", 422, "no_speech", "no speech found"),
 ])
 def test_bad_uploads_get_a_status_and_one_line(case, status, reason, words, server, app, clips):
     voice = clips["voice0"].read_bytes()
@@ -160,7 +165,8 @@ def test_bad_uploads_get_a_status_and_one_line(case, status, reason, words, serv
     elif case == "malformed":  # no boundary: the body cannot be split into parts
         answer = request(f"{server}/api/predict", voice, "multipart/form-data")
     else:
-        answer = upload(server, clips[{"undecodable": "garbage", "too_short": "short", "silent": "silent"}[case]].read_bytes())
+        answer = upload(server, clips[{"undecodable": "garbage", "too_short": "short", "silent": "silent",
+                                       "noise": "noise"}[case]].read_bytes())
     got_status, body, _ = answer
     assert (got_status, body["reason"]) == (status, reason), body
     assert words in body["error"] and "\n" not in body["error"]

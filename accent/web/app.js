@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const REASONS = {
   too_short: "This clip is too short to judge an accent. Record or upload at least a second of speech (5-20 s is best).",
   silent: "This clip is silent (or almost). Check the microphone, or choose another file.",
+  no_speech: "No speech found in this clip: it sounds like steady noise or a tone. Record someone speaking.",
   undecodable: "This file could not be decoded as audio. Try a wav, mp3, flac or ogg file.",
   not_audio: "That file is not audio. Choose a wav, mp3, flac, ogg or webm clip.",
   too_large: "That file is larger than this server accepts. Use a shorter clip.",
