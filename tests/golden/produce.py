@@ -114,14 +114,17 @@ def tiny_stores(work: Path) -> dict[str, str]:
 
 
 def test_audio(work: Path) -> list[Path]:
-    """Two generated 16 kHz clips (tones in coloured noise) for ``accent predict``."""
+    """Two generated 16 kHz clips for ``accent predict``: harmonic tones swelling three times a second
+    in noise, so that their speech-band level swings as a voice's does (a plain tone below 250 Hz is
+    refused before any model sees it: accent.speech)."""
     import soundfile as sf
 
     rng = np.random.default_rng(7)
     paths = []
     for k, f0 in enumerate((180.0, 320.0)):
         t = np.arange(32000) / 16000
-        wave = 0.3 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.normal(size=t.size)
+        voiced = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 6))
+        wave = 0.2 * voiced * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.normal(size=t.size)
         paths.append(work / f"clip{k}.wav")
         sf.write(paths[-1], wave.astype(np.float32), 16000)
     return paths
