@@ -12,6 +12,10 @@
         float32 against bfloat16 autocast (``train.precision``): the CPU milliseconds of a ``tdnn``
         training step on the store's own 3 s crops (batch 32), then a whole ``scratch`` run at
         ``all``, seed 0, in each precision (CPU seconds, epochs, seconds per epoch) under OUT
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py optimizer
+        AdamW's per-tensor loop (PyTorch's default on the CPU) against ``foreach=True``: the weights
+        after 10 bfloat16 steps of the tdnn (two parameter groups, weight decay, clipping) must be
+        equal bit for bit; then the CPU milliseconds per step of each, alternated three times
 """
 from __future__ import annotations
 
@@ -122,7 +126,53 @@ def precision(features: str, out: str) -> None:
               f"test balanced accuracy {run['metrics']['test']['balanced_accuracy']:.3f}")
 
 
+def optimizer() -> None:
+    from torch import nn
+
+    from accent.devices import autocast
+    from accent.models.accentnet import build_model, model_config
+
+    def trainer(foreach: bool):
+        torch.manual_seed(0)
+        model = build_model(model_config("tdnn", 64, 5))
+        model.train()
+        head = {id(p) for p in model.head.parameters()}
+        opt = torch.optim.AdamW([{"params": [p for p in model.parameters() if id(p) not in head], "lr": 3e-4},
+                                 {"params": list(model.head.parameters()), "lr": 3e-3}],
+                                weight_decay=0.05, foreach=foreach)
+        gen = torch.Generator().manual_seed(1)
+        batches = [(torch.randn(32, 300, 64, generator=gen), torch.randint(0, 5, (32,), generator=gen))
+                   for _ in range(10)]
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+
+        def step(k=[0]):
+            x, y = batches[k[0] % len(batches)]
+            k[0] += 1
+            with autocast(torch.device("cpu"), "bfloat16"):
+                loss = loss_fn(model(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+        return model, step
+
+    weights = {}
+    for foreach in (False, True):
+        model, step = trainer(foreach)
+        for _ in range(10):
+            step()
+        weights[foreach] = [p.detach().clone() for p in model.parameters()]
+    same = all(torch.equal(a, b) for a, b in zip(weights[False], weights[True]))
+    print(f"weights after 10 steps equal bit for bit: {same}")
+    steps = {foreach: trainer(foreach)[1] for foreach in (False, True)}
+    for foreach, step in steps.items():
+        cpu_ms(step, 4)
+    for _ in range(3):
+        print("  ".join(f"foreach={f}: {cpu_ms(steps[f], 25):.1f} ms" for f in (False, True)))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     command, *rest = sys.argv[1:] or ["specaugment"]
-    {"profile": profile, "specaugment": specaugment, "pooling": pooling, "precision": precision}[command](*rest)
+    {"profile": profile, "specaugment": specaugment, "pooling": pooling, "precision": precision,
+     "optimizer": optimizer}[command](*rest)

@@ -130,8 +130,7 @@ def fit(model, task, cfg: TrainConfig, out: Path, *, resume: bool = False, progr
     optimizer = torch.optim.AdamW(
         [{"params": list(model.body_parameters()), "lr": cfg.lr * cfg.body_lr_mult},
          {"params": [p for p in model.parameters() if id(p) in head_ids], "lr": cfg.lr}],
-        weight_decay=cfg.weight_decay, foreach=True)  # one kernel per op over all tensors: the same
-    # weights bit for bit as the per-tensor loop PyTorch picks on the CPU, 8 % less per training step
+        weight_decay=cfg.weight_decay)
     n_steps = task.steps_per_epoch(cfg, size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(cfg.max_epochs * n_steps, max(1, int(cfg.warmup_epochs * n_steps))))
