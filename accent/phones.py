@@ -85,13 +85,16 @@ class _Engine:
             raise AccentError(f"espeak-ng could not start (its data files are missing?): {INSTALL_HINT}")
         self.sample_rate = int(value)
 
-    def close(self) -> None:
-        """Close the pipes (the zygote then exits) and reap it."""
+    def _close_pipes(self) -> None:
         for fh in (self.process.stdin, self.process.stdout):
             try:
                 fh.close()
             except OSError:
                 pass
+
+    def close(self) -> None:
+        """Close the pipes (the zygote then exits) and reap it."""
+        self._close_pipes()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -100,11 +103,7 @@ class _Engine:
 
     def forget(self) -> None:
         """In a forked child of this process: drop the parent's pipes without touching its zygote."""
-        for fh in (self.process.stdin, self.process.stdout):
-            try:
-                fh.close()
-            except OSError:
-                pass
+        self._close_pipes()
         self.process.returncode = 0   # not ours to wait for
 
     def request(self, text: str, voice: str) -> tuple:
