@@ -8,7 +8,9 @@ about 1 ms. :mod:`accent.phones` starts it as ``python .../espeak_zygote.py LIBR
 that renders, on its first text) and talks to it over its stdin and stdout; it exits when its
 stdin closes, that is when that process exits.
 
-Standard library only (it runs as a script, not as part of the package). Protocol: frames of an
+Standard library only: it runs as a script, not as part of the package, under ``python -I -S`` (no
+site-packages, and not the package's folder on ``sys.path``, where a module could shadow the standard
+library's). Protocol: frames of an
 8-byte little-endian length and a pickle. After start-up the zygote sends ``("ok", sample_rate)``,
 ``("library", None)`` (no library) or ``("init", None)`` (initialisation failed). Each request
 ``(text, voice)`` is answered with ``("ok", (int16 sample bytes, [(phoneme, start in ms)]))``,

@@ -71,7 +71,7 @@ class _Engine:
 
     def __init__(self):
         self.pid = os.getpid()
-        self.process = subprocess.Popen([sys.executable, espeak_zygote.__file__, LIBRARY],
+        self.process = subprocess.Popen([sys.executable, "-I", "-S", espeak_zygote.__file__, LIBRARY],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         try:
             kind, value = espeak_zygote.read_frame(self.process.stdout.fileno())
