@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from accent.executors import usable_cores
 from accent.features import FeatureConfig, mel_frequencies_hz
 from accent.fileio import atomic_path
 from accent.store import FeatureStore
@@ -114,7 +115,7 @@ def match_scores(queries: list[np.ndarray], others: list[np.ndarray], threads: i
 def cpu_threads() -> int:
     """Threads for the matrix products: the cores this process may use, at most ``OMP_NUM_THREADS``
     when that is set (the project's way of keeping processes that share cores from oversubscribing)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     cap = os.environ.get("OMP_NUM_THREADS", "")
     return max(1, min(cores, int(cap) if cap.isdigit() and int(cap) > 0 else cores))
 

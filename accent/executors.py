@@ -190,6 +190,11 @@ def as_finished(futures: list):
     return as_completed(futures)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def n_workers(executor) -> int:
     """Workers behind an executor (1 when it cannot say)."""
     counter = getattr(as_executor(executor), "n_workers", None)

@@ -431,3 +431,24 @@ def test_predict_gives_distributions_for_every_mode_and_reports_bad_files(experi
     assert main(["predict", "--model", str(experiment["finetune"]), str(good[0])]) == 0
     assert str(good[0]) in capsys.readouterr().out
     assert main(["predict", "--model", str(tmp_path / "no-such-run"), str(good[0])]) == 2
+
+
+def test_figure_pool_writes_the_files_drawing_at_once_writes_and_raises_a_workers_error(tmp_path):
+    """The report's per-run figures go through plots.FigurePool: in spawned workers once there are
+    POOL_MIN_FIGURES of them. Same PNG bytes as drawn in this process; a failing figure fails the report."""
+    from accent import plots
+
+    confusion, labels = np.array([[3, 1], [0, 4]]), ["a", "b"]
+    history = [{"epoch": e, "train_loss": 1 / e, "val_bacc": 0.5 + e / 10, "val_acc": 0.5} for e in (1, 2, 3)]
+    jobs = [(plots.confusion_figure, confusion, labels, "confusion"), (plots.training_figure, history, "training")]
+    for where, n_figures in (("once", 1), ("pool", plots.POOL_MIN_FIGURES)):
+        (tmp_path / where).mkdir()
+        with plots.FigurePool(n_figures, workers=2) as draw:
+            assert (draw.executor is None) == (where == "once")
+            for k, (figure, *args) in enumerate(jobs):
+                draw(figure, *args, tmp_path / where / f"{k}.png")
+    for k in range(len(jobs)):
+        assert (tmp_path / "pool" / f"{k}.png").read_bytes() == (tmp_path / "once" / f"{k}.png").read_bytes()
+    with pytest.raises(TypeError):
+        with plots.FigurePool(plots.POOL_MIN_FIGURES, workers=2) as draw:
+            draw(plots.confusion_figure, confusion, None, "no labels", tmp_path / "bad.png")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from accent import plots
 from accent.curve import summarize_curve
 from accent.errors import AccentError
 from accent.fileio import write_text_atomic
@@ -56,13 +57,13 @@ def build_report(run_dirs: list[str | Path], out: str | Path, curve: str | Path 
         per_class_recall_section(doc, best_runs_by_mode(records))
     if records:
         dataset_section(doc, records)
-    if records and embeddings:
-        embedding_section(doc, records, out)
-    if records:
         runs = Document(doc.title)
         comparison_section(runs, records, intervals)
-        for rec in records:
-            run_section(runs, rec, intervals.get(rec.name), out)
+        with plots.FigurePool(2 * len(records)) as draw:   # the runs' figures are drawn beside the embeddings
+            for rec in records:
+                run_section(runs, rec, intervals.get(rec.name), out, draw)
+            if embeddings:
+                embedding_section(doc, records, out)
         doc.details(f"Runs, one per seed ({len(records)})", runs)
     write_text_atomic(out / "report.md", doc.to_markdown())
     write_text_atomic(out / "report.html", doc.to_html())

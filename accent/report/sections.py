@@ -81,7 +81,10 @@ def _epochs(run: dict) -> str:
     return f"{run['best_epoch']} / {run.get('epochs_run', 'n/a')}"
 
 
-def run_section(doc: Document, rec: RunRecord, ci: dict | None, out: Path) -> None:
+def run_section(doc: Document, rec: RunRecord, ci: dict | None, out: Path, draw=None) -> None:
+    """One run's facts, metrics and per-class table, with its confusion and training figures, drawn
+    by ``draw(figure_function, *args)`` (a :class:`accent.plots.FigurePool`; default: at once)."""
+    draw = draw or (lambda figure, *args, **kwargs: figure(*args, **kwargs))
     doc.heading(3, f"Run `{rec.name}`")
     run = rec.run
     facts = [f"mode **{rec.mode}**", f"backbone {run.get('backbone') or 'n/a'}", f"features `{run.get('features')}`",
@@ -104,12 +107,13 @@ def run_section(doc: Document, rec: RunRecord, ci: dict | None, out: Path) -> No
     confusion = confusion_of(rec)
     if confusion is not None:
         rel = f"{FIGURES}/confusion_{rec.slug}.png"
-        plots.confusion_figure(confusion[0], confusion[1], f"{rec.name}: test confusion (row-normalised)", out / rel)
+        draw(plots.confusion_figure, confusion[0], confusion[1], f"{rec.name}: test confusion (row-normalised)",
+             out / rel)
         doc.image(rel, f"confusion matrix of {rec.name}")
     history = run.get("history") or []
     if history:
         rel = f"{FIGURES}/training_{rec.slug}.png"
-        plots.training_figure(history, f"{rec.name}: training", out / rel, best_epoch=run.get("best_epoch"))
+        draw(plots.training_figure, history, f"{rec.name}: training", out / rel, best_epoch=run.get("best_epoch"))
         doc.image(rel, f"training curves of {rec.name}")
 
 
