@@ -39,6 +39,7 @@ from accent.executors import (Shard, add_executor_options, count_lines, map_orde
 from accent.features import FeatureConfig, _mel_transform, log_mel, log_mel_batch, preprocess
 from accent.corpora import add_corpus_options, manifest_from_args
 from accent.manifest import read_manifest, summarize
+from accent.speakers import VOICES_FILE
 from accent.progress import Progress as tqdm  # plain lines when stderr is not a terminal
 from accent.store import (DTYPE, ERROR_COLUMNS, ERRORS_FILE, FRAMES_FILE, JOURNAL_FILE, STORE_JSON, FeatureStore,
                           StoreWriter, manifest_hash, read_frames, read_store_json, write_store_files)
@@ -437,7 +438,7 @@ def _manifest_from_args(args) -> pd.DataFrame:
     if not (args.corpus and args.root):
         raise AccentError("give --manifest M.csv, or --corpus NAME with --root DIR")
 
-    df, log = manifest_from_args(args)
+    df, log = manifest_from_args(args, speaker_cache=Path(args.out) / VOICES_FILE)
     print(summarize(df, log, title=f"manifest: {args.corpus} at {args.root}"))
     return df
 

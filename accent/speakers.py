@@ -13,12 +13,18 @@ column says which rows were inferred, so summaries and reports say "inferred" ra
 about speaker-disjointness. Known speakers are left as they are. A clip that cannot be embedded
 keeps its own speaker. The default threshold was chosen on real clips with known speakers
 (``benchmarks/speaker_inference.py``, table in docs/benchmarks.md).
+
+Embedding is the slow part (Resemblyzer on every clip), and a user tunes the rest (the threshold,
+classes, splits) by running the manifest again; so the vectors are kept in :data:`VOICES_FILE` beside
+the manifest or feature store (:func:`speaker_embeddings`' ``cache``), keyed by each file's resolved
+path, size and modification time and by the encoder's weights: a rerun embeds only new or changed files.
 """
 from __future__ import annotations
 
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,25 +32,76 @@ import pandas as pd
 from accent.audio import load_audio
 from accent.backbones.resemblyzer import ResemblyzerBackbone
 from accent.errors import AccentError, AudioError
+from accent.fileio import read_meta_npz, write_meta_npz
 from accent.manifest import NO_SPEAKER_PREFIX, SPEAKER_INFERRED
 from accent.progress import Progress
 
 INFERRED_PREFIX = "inferred-"
+VOICES_FILE = "voices.npz"   # the embedding cache, beside the manifest (accent manifest) or in FEATDIR (featurize --corpus)
+VOICES_FORMAT = "accent-voices/1"
 DEFAULT_THRESHOLD = 0.35   # cosine distance; docs/benchmarks.md, "Speaker inference"
 MAX_CLIPS_PER_LABEL = 15000  # the pairwise distances of one label: 15,000 clips take 0.9 GB
 
 
-def speaker_embeddings(paths: Sequence[str], progress: bool = True) -> np.ndarray:
-    """Resemblyzer vectors (n, 256), L2-normalised, of audio files; NaN rows for unusable files."""
+def speaker_embeddings(paths: Sequence[str], progress: bool = True, cache: str | Path | None = None) -> np.ndarray:
+    """Resemblyzer vectors (n, 256), L2-normalised, of audio files; NaN rows for unusable files.
+    ``cache``: a :data:`VOICES_FILE` to read the vectors of unchanged files from and to add the new
+    ones to (unusable files are not kept, so they are tried again)."""
     backbone = ResemblyzerBackbone()
+    keys = [file_key(p) for p in paths]
+    known = read_voices(cache, backbone.fingerprint) if cache is not None else {}
     X = np.full((len(paths), backbone.dim), np.nan, np.float32)
-    for i, path in enumerate(Progress(paths, desc="embed voices", unit="clip", file=sys.stderr,
-                                      disable=not progress or not len(paths))):
+    todo = []
+    for i, key in enumerate(keys):
+        if key in known:
+            X[i] = known[key]
+        else:
+            todo.append(i)
+    for i in Progress(todo, desc="embed voices", unit="clip", file=sys.stderr, disable=not progress or not todo):
         try:
-            X[i] = backbone.embed_waveform(load_audio(path, backbone.sample_rate))
+            X[i] = backbone.embed_waveform(load_audio(paths[i], backbone.sample_rate))
         except AudioError:
-            pass
+            continue
+        if keys[i] is not None:
+            known[keys[i]] = X[i]
+    if cache is not None and todo:
+        write_voices(cache, backbone.fingerprint, known)
     return X
+
+
+def file_key(path: str | Path) -> str | None:
+    """What identifies a file's content for the cache: resolved path, size and modification time
+    (None for a file that cannot be read: it is never cached)."""
+    try:
+        resolved = Path(path).resolve()
+        stat = resolved.stat()
+    except OSError:
+        return None
+    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def read_voices(path: str | Path, encoder: str) -> dict[str, np.ndarray]:
+    """{file key: vector} of a :data:`VOICES_FILE` made with ``encoder``'s weights; empty when the file
+    is missing, unreadable or from other weights (it is then rewritten)."""
+    try:
+        meta, arrays = read_meta_npz(path, "voice cache", "")
+    except AccentError:
+        return {}
+    if meta.get("format") != VOICES_FORMAT or meta.get("encoder") != encoder:
+        return {}
+    return dict(zip(arrays["keys"].tolist(), arrays["vectors"]))
+
+
+def write_voices(path: str | Path, encoder: str, vectors: dict[str, np.ndarray]) -> None:
+    """Save the cache atomically; a folder the user cannot write to keeps it in memory only."""
+    keys = sorted(vectors)
+    try:
+        write_meta_npz(path, {"format": VOICES_FORMAT, "encoder": encoder},
+                       {"keys": np.array(keys, dtype=str),
+                        "vectors": np.stack([vectors[k] for k in keys]).astype(np.float32) if keys
+                        else np.zeros((0, 0), np.float32)})
+    except PermissionError:
+        pass
 
 
 def cluster_voices(X: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -68,10 +125,11 @@ def unknown_speaker(df: pd.DataFrame) -> pd.Series:
 
 
 def infer_speakers(df: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD,
-                   embed: Callable[[Sequence[str]], np.ndarray] | None = None) -> pd.DataFrame:
+                   embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+                   cache: str | Path | None = None) -> pd.DataFrame:
     """``df`` with unknown speakers replaced by voice clusters within each label (module docstring)
     and the ``speaker_inferred`` column set; ``embed`` maps paths to vectors (default: Resemblyzer's,
-    :func:`speaker_embeddings`)."""
+    :func:`speaker_embeddings`, through the ``cache`` file when one is given)."""
     if not 0 < threshold < 2:
         raise AccentError(f"--speaker-threshold {threshold} is not a cosine distance in (0, 2): "
                           f"the default is {DEFAULT_THRESHOLD}")
@@ -84,7 +142,8 @@ def infer_speakers(df: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD,
                           f"more than the {MAX_CLIPS_PER_LABEL} the clustering holds in memory: use a corpus "
                           "release that names speakers (Common Voice's client_id), or fewer clips")
     if len(todo):
-        X = (embed or speaker_embeddings)(df.loc[todo, "path"].astype(str).tolist())
+        paths = df.loc[todo, "path"].astype(str).tolist()
+        X = embed(paths) if embed is not None else speaker_embeddings(paths, cache=cache)
         usable = ~np.isnan(X).any(axis=1)
         if not usable.all():
             warnings.warn(f"{int((~usable).sum())} clip(s) could not be embedded; each stays its own speaker",

@@ -101,3 +101,36 @@ def test_manifest_infers_the_speakers_of_a_flat_folder(tmp_path):
     assert df["speaker"].nunique() < len(df)
     assert any("--infer-speakers" in note for note in log.notes)
     assert not any("own speaker" in note for note in log.notes)   # the folder loader's remark no longer holds
+
+
+@pytest.mark.skipif(not (KO / "clips").is_dir(), reason="../shared/real-samples (real Common Voice clips) not available")
+def test_a_second_manifest_run_embeds_only_new_or_changed_clips(tmp_path, monkeypatch):
+    """`accent manifest --infer-speakers` keeps the voice vectors in voices.npz beside the manifest:
+    rerun (another threshold, as a user tuning it would) it embeds nothing, the speakers are the same
+    at the same threshold, and a clip whose file changed is embedded again."""
+    import os
+    import shutil
+
+    pytest.importorskip("resemblyzer", reason="the resemblyzer package (its weights) is not installed")
+    from accent.backbones.resemblyzer import ResemblyzerBackbone
+    from accent.cli import main
+    from accent.manifest import read_manifest
+    from accent.speakers import VOICES_FILE
+
+    (tmp_path / "corpus" / "ko").mkdir(parents=True)
+    for path in _ko_clips_with_client_id()["path"][:8]:
+        shutil.copy(path, tmp_path / "corpus" / "ko" / Path(path).name)
+    embedded = []
+    original = ResemblyzerBackbone.embed_waveform
+    monkeypatch.setattr(ResemblyzerBackbone, "embed_waveform",
+                        lambda self, wave: embedded.append(len(wave)) or original(self, wave))
+    out = tmp_path / "manifests" / "ko.csv"
+    args = ["manifest", "--corpus", "folder", "--root", str(tmp_path / "corpus"), "--out", str(out), "--infer-speakers"]
+    assert main(args) == 0 and len(embedded) == 8 and (out.parent / VOICES_FILE).is_file()
+    first = read_manifest(out)
+    assert main(args + ["--speaker-threshold", "0.2"]) == 0 and len(embedded) == 8    # nothing embedded again
+    assert main(args) == 0 and len(embedded) == 8
+    pd.testing.assert_series_equal(read_manifest(out)["speaker"], first["speaker"])
+    changed = next((tmp_path / "corpus" / "ko").iterdir())
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    assert main(args) == 0 and len(embedded) == 9                                     # only the changed clip

@@ -20,7 +20,7 @@ from accent.corpora.saa import load_saa
 from accent.corpora.usermanifest import load_user_manifest
 from accent.errors import AccentError
 from accent.manifest import DropLog, apply_label_map, filter_classes, finalize, summarize, write_manifest
-from accent.speakers import DEFAULT_THRESHOLD, infer_speakers, unknown_speaker
+from accent.speakers import DEFAULT_THRESHOLD, VOICES_FILE, infer_speakers, unknown_speaker
 from accent.splits import speaker_disjoint_split
 
 CORPORA = {
@@ -39,13 +39,15 @@ def build_manifest(corpus: str, root: str | Path, *, label_column: str | None = 
                    test_frac: float = 0.15, seed: int = 0, release_splits: bool = False,
                    keep_downvoted: bool = False, speaker_regex: str | None = None,
                    passage: str | None = None, infer_speakers: bool = False,
-                   speaker_threshold: float | None = None) -> tuple[pd.DataFrame, DropLog]:
+                   speaker_threshold: float | None = None,
+                   speaker_cache: str | Path | None = None) -> tuple[pd.DataFrame, DropLog]:
     """Load ``corpus`` at ``root``, map labels (``label_map``: a file path or a dict), filter classes,
     split speaker-disjoint (stratified, seeded) unless ``release_splits``, and finalize the schema.
     ``passage``: the text every recording reads, written where the corpus left ``text`` empty (marks a
     folder corpus as same-passage, :func:`accent.manifest.same_passage`). ``infer_speakers``: clips
     without a named speaker get one from voice clustering (:mod:`accent.speakers`) before classes
-    are filtered by speaker count and split."""
+    are filtered by speaker count and split; ``speaker_cache``: the file that keeps their voice
+    vectors for the next run (:data:`accent.speakers.VOICES_FILE`)."""
     loader = CORPORA.get(corpus)
     if loader is None:
         raise AccentError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
@@ -66,7 +68,7 @@ def build_manifest(corpus: str, root: str | Path, *, label_column: str | None = 
     if speaker_threshold is not None and not infer_speakers:
         raise AccentError("--speaker-threshold applies only with --infer-speakers")
     if infer_speakers:
-        df = _infer_speakers(df, log, speaker_threshold)
+        df = _infer_speakers(df, log, speaker_threshold, speaker_cache)
     df = filter_classes(df, log, classes=classes, min_speakers=min_speakers)
     if not release_splits:
         df = df.assign(split=speaker_disjoint_split(df, val_frac=val_frac, test_frac=test_frac, seed=seed))
@@ -76,9 +78,9 @@ def build_manifest(corpus: str, root: str | Path, *, label_column: str | None = 
     return df, log
 
 
-def _infer_speakers(df: pd.DataFrame, log: DropLog, threshold: float | None) -> pd.DataFrame:
+def _infer_speakers(df: pd.DataFrame, log: DropLog, threshold: float | None, cache) -> pd.DataFrame:
     n_unknown = int(unknown_speaker(df).sum())
-    df = infer_speakers(df, DEFAULT_THRESHOLD if threshold is None else threshold)
+    df = infer_speakers(df, DEFAULT_THRESHOLD if threshold is None else threshold, cache=cache)
     if n_unknown:  # the loader's remark that such clips are each their own speaker no longer holds
         log.notes[:] = [note for note in log.notes if "own speaker" not in note]
         log.note(f"speakers of {n_unknown} recording(s) inferred by clustering their voices within each label "
@@ -127,19 +129,20 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
                         "(default 0.35, chosen on real clips with known speakers)")
 
 
-def manifest_from_args(args: argparse.Namespace) -> tuple[pd.DataFrame, DropLog]:
-    """build_manifest with the options of :func:`add_corpus_options`."""
+def manifest_from_args(args: argparse.Namespace, speaker_cache: str | Path | None = None) -> tuple[pd.DataFrame, DropLog]:
+    """build_manifest with the options of :func:`add_corpus_options` (``speaker_cache``: where
+    ``--infer-speakers`` keeps the voice vectors)."""
     classes = [c for c in args.classes.split(",") if c.strip()] if args.classes else None
     return build_manifest(args.corpus, args.root, label_column=args.label_column, label_map=args.label_map,
                           min_speakers=args.min_speakers, classes=classes, val_frac=args.val_frac,
                           test_frac=args.test_frac, seed=args.seed, release_splits=args.release_splits,
                           keep_downvoted=args.keep_downvoted, speaker_regex=args.speaker_regex,
                           passage=args.passage, infer_speakers=args.infer_speakers,
-                          speaker_threshold=args.speaker_threshold)
+                          speaker_threshold=args.speaker_threshold, speaker_cache=speaker_cache)
 
 
 def run_manifest(args: argparse.Namespace) -> int:
-    df, log = manifest_from_args(args)
+    df, log = manifest_from_args(args, speaker_cache=Path(args.out).parent / VOICES_FILE)
     out = write_manifest(df, args.out)
     print(summarize(df, log, title=f"manifest: {args.corpus} at {args.root}"))
     print(f"wrote {out} ({len(df)} rows)")
