@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole capstone reproduction, recipe style: each stage reads the files of the previous one.
 #
-#   scripts/reproduce.sh                      # everything, on the synthetic default (about 7 min on 2 idle CPU cores)
+#   scripts/reproduce.sh                      # everything, on the synthetic default (about 6 min on 2 idle CPU cores)
 #   scripts/reproduce.sh --stage 2            # rerun from pretraining on
 #   scripts/reproduce.sh --stage 1 --stop-stage 1   # only corpora and features
 #   SAA_ROOT=/data/saa CV_ROOT=/data/cv-corpus-17.0/en scripts/reproduce.sh   # real corpora
