@@ -24,8 +24,8 @@ from accent.errors import AccentError, check_keys
 
 SECTIONS = ("model", "train")
 RECIPES = ("pretrain", "scratch", "finetune", "waveform_finetune")
-SELECT = ("val_bacc", "val_loss")
-PRECISIONS = ("auto", "float32", "bfloat16")   # accent.devices.resolve_precision resolves "auto" (this module stays torch-free)   # what early stopping and model selection compare
+SELECT = ("val_bacc", "val_loss")   # what early stopping and model selection compare
+PRECISIONS = ("auto", "float32", "bfloat16")   # accent.devices.resolve_precision resolves "auto" (this module stays torch-free)
 BASE = "pretrain"   # its [train] holds the default of every training field
 
 
